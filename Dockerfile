@@ -1,0 +1,34 @@
+# Ledgerdoc web image (also runs the Celery worker and beat: see compose.yaml).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    VAR_DIR=/app/var \
+    STATIC_ROOT=/app/staticfiles \
+    PORT=8000 \
+    WEB_CONCURRENCY=2
+
+WORKDIR /app
+
+RUN groupadd --system --gid 10001 ledgerdoc \
+    && useradd --system --uid 10001 --gid ledgerdoc --home-dir /app --no-create-home ledgerdoc
+
+COPY requirements.txt ./
+RUN pip install -r requirements.txt
+
+COPY . .
+
+# collectstatic imports the settings, which would generate keys when none are given: point it at
+# a throw-away folder so no key ends up in the image. Real keys come from the environment.
+RUN SECRET_KEY=collectstatic-only VAR_DIR=/tmp/build-var \
+        python manage.py collectstatic --noinput --verbosity 0 \
+    && rm -rf /tmp/build-var \
+    && mkdir -p /app/var \
+    && chown ledgerdoc:ledgerdoc /app/var
+
+USER ledgerdoc
+EXPOSE 8000
+
+CMD ["sh", "-c", "exec gunicorn config.wsgi:application --bind 0.0.0.0:${PORT} --workers ${WEB_CONCURRENCY} --threads 8 --timeout 300 --access-logfile -"]

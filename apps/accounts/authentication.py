@@ -1,0 +1,126 @@
+"""DRF authentication: bearer JWT (with live revocation checks) and HTTP Basic (default context)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils import timezone
+from rest_framework import authentication
+from rest_framework.exceptions import AuthenticationFailed, Throttled
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import AccessToken, UntypedToken
+
+from apps.accounts import services
+from apps.accounts.models import AuthSession, User
+from apps.accounts.throttling import BasicFailureThrottle
+from apps.accounts.tokens import LoginToken
+from apps.core.errors import ApplicationError
+
+
+@dataclass(frozen=True)
+class LoginGrant:
+    """What the first-step token proves: who logged in, and nothing about where."""
+
+    user_id: int
+
+
+def _raw_bearer(auth: JWTAuthentication, request) -> bytes | None:
+    header = auth.get_header(request)
+    if header is None:
+        return None
+    return auth.get_raw_token(header)
+
+
+def _session_context(token: AccessToken):
+    session = (
+        AuthSession.objects.select_related("user", "client", "role")
+        .filter(pk=token.get("sid"))
+        .first()
+    )
+    if session is None or session.is_revoked:
+        raise AuthenticationFailed("The token has been revoked.")
+    if session.expires <= timezone.now():
+        raise AuthenticationFailed("The session has expired; log in again.")
+    if not session.user.is_active:
+        raise AuthenticationFailed("The user is no longer active.")
+    if not services.session_access_active(session):
+        raise AuthenticationFailed("The client or role is no longer active.")
+    return session.user, services.context_for_session(session)
+
+
+class ContextJWTAuthentication(JWTAuthentication):
+    """``Authorization: Bearer <access token>``; puts a RequestContext in ``request.auth``."""
+
+    def authenticate(self, request):
+        raw = _raw_bearer(self, request)
+        if raw is None:
+            return None
+        try:
+            token = AccessToken(raw)
+        except TokenError:
+            try:
+                untyped = UntypedToken(raw)
+            except TokenError as exc:
+                raise AuthenticationFailed("The token is invalid or expired.") from exc
+            if untyped.get("token_type") == LoginToken.token_type:
+                raise AuthenticationFailed(
+                    "This token is only valid for the auth calls: choose a client, role and "
+                    "organization with PUT /api/v1/auth/tokens first."
+                ) from None
+            raise AuthenticationFailed("An access token is required.") from None
+        return _session_context(token)
+
+
+class LoginTokenAuthentication(JWTAuthentication):
+    """For the auth calls: accepts the first-step token (and a full access token)."""
+
+    def authenticate(self, request):
+        raw = _raw_bearer(self, request)
+        if raw is None:
+            return None
+        try:
+            token = LoginToken(raw)
+        except TokenError:
+            try:
+                access = AccessToken(raw)
+            except TokenError as exc:
+                raise AuthenticationFailed("The token is invalid or expired.") from exc
+            user, _ = _session_context(access)
+            return user, LoginGrant(user_id=user.id)
+        user = User.objects.filter(pk=token.get("user_id"), is_active=True).first()
+        if user is None:
+            raise AuthenticationFailed("The user is no longer active.")
+        return user, LoginGrant(user_id=user.id)
+
+
+class ContextBasicAuthentication(authentication.BasicAuthentication):
+    """HTTP Basic with the user's default client/role/org (off with ``AUTH_BASIC_ENABLED=False``)."""
+
+    www_authenticate_realm = "api"
+
+    def authenticate(self, request):
+        if not settings.AUTH_BASIC_ENABLED:
+            return None
+        result = super().authenticate(request)
+        if result is None:
+            return None
+        user, _ = result
+        try:
+            return user, services.context_default_for_user(user)
+        except ApplicationError as exc:
+            raise AuthenticationFailed(str(exc)) from exc
+
+    def authenticate_credentials(self, userid, password, request=None):
+        throttle = BasicFailureThrottle(request, userid)
+        if throttle.blocked():
+            raise Throttled(wait=throttle.wait())
+        try:
+            return super().authenticate_credentials(userid, password, request)
+        except AuthenticationFailed:
+            throttle.record_failure()
+            raise
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="api"'

@@ -1,0 +1,150 @@
+"""Reads about who may log in where. Every list is limited to what the user may choose."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.core.cache import cache
+from django.db.models import Q, QuerySet
+
+from apps.accounts.models import (
+    Client,
+    Organization,
+    Role,
+    SysConfig,
+    User,
+    UserRole,
+    Warehouse,
+)
+from apps.core.errors import BadRequest, Forbidden
+
+SYSCONFIG_CACHE_KEY = "sysconfig:v1"
+SYSCONFIG_CACHE_SECONDS = 300
+
+
+def user_roles_qs(user: User) -> QuerySet[UserRole]:
+    return UserRole.objects.filter(
+        user=user, is_active=True, role__is_active=True, role__client__is_active=True
+    ).select_related("role", "role__client", "default_org", "default_warehouse")
+
+
+def user_clients(user: User) -> list[Client]:
+    ids = user_roles_qs(user).values_list("role__client_id", flat=True)
+    return list(Client.objects.filter(id__in=ids).order_by("id"))
+
+
+def user_client_roles(user: User, client_id: int) -> list[Role]:
+    return [ur.role for ur in user_roles_qs(user).filter(role__client_id=client_id).order_by("role_id")]
+
+
+def role_org_ids(role: Role) -> frozenset[int] | None:
+    """Orgs whose rows the role sees (None: every org of its client)."""
+    return role_org_access(role)[0]
+
+
+def role_org_access(role: Role) -> tuple[frozenset[int] | None, frozenset[int]]:
+    """(orgs the role sees — None: every org of its client —, orgs it sees read-only), one query.
+    A role with access to all orgs writes in all of them, as in iDempiere."""
+    if role.is_all_orgs:
+        return None, frozenset()
+    rows = list(role.roleorgaccess_set.values_list("org_id", "is_read_only"))
+    return (
+        frozenset(org_id for org_id, _ in rows),
+        frozenset(org_id for org_id, read_only in rows if read_only),
+    )
+
+
+def role_orgs(role: Role) -> list[Organization]:
+    """Orgs a user may log in to with the role: its accessible orgs, else org ``*``."""
+    qs = Organization.objects.filter(is_active=True, client_id=role.client_id)
+    if not role.is_all_orgs:
+        qs = qs.filter(roleorgaccess__role=role)
+    orgs = list(qs.order_by("id"))
+    if not orgs:
+        orgs = list(Organization.objects.filter(id=0))
+    return orgs
+
+
+def org_warehouses(client_id: int, org_id: int) -> list[Warehouse]:
+    qs = Warehouse.objects.filter(client_id=client_id, is_active=True)
+    if org_id:
+        qs = qs.filter(org_id__in=[org_id, 0])
+    return list(qs.order_by("id"))
+
+
+def _matches(obj, needle: str) -> bool:
+    needle = needle.strip().lower()
+    for attr in ("name", "value"):
+        value = getattr(obj, attr, None)
+        if value is not None and str(value).lower() == needle:
+            return True
+    return str(getattr(obj, "uid", "")).lower() == needle
+
+
+def pick(choices: Iterable, wanted, label: str, *, required: bool = True):
+    """Choose among allowed ``choices`` by id, uuid, name or value; auto-pick a single choice."""
+    choices = list(choices)
+    if wanted in (None, ""):
+        if len(choices) == 1:
+            return choices[0]
+        if not required:
+            return None
+        if not choices:
+            raise Forbidden(f"No {label} is available to this user.")
+        raise BadRequest(f"'{label}' is required: {len(choices)} are available.")
+    if isinstance(wanted, bool):
+        raise BadRequest(f"'{label}' must be an id or a name.")
+    if isinstance(wanted, int) or (isinstance(wanted, str) and wanted.strip().isascii() and wanted.strip().isdigit()):
+        found = [c for c in choices if c.id == int(wanted)]
+    elif isinstance(wanted, str):
+        found = [c for c in choices if _matches(c, wanted)]
+    else:
+        raise BadRequest(f"'{label}' must be an id or a name.")
+    if len(found) != 1:
+        raise Forbidden(f"The {label} {wanted!r} is not available to this user.")
+    return found[0]
+
+
+def user_by_username(username: str) -> User | None:
+    return User.objects.filter(username__iexact=username).first()
+
+
+# --- SysConfig -----------------------------------------------------------------------------------
+
+
+def _sysconfig_table() -> dict[tuple[int | None, str], str]:
+    table = cache.get(SYSCONFIG_CACHE_KEY)
+    if table is None:
+        table = {
+            (row.client_id, row.name.upper()): row.value
+            for row in SysConfig.objects.filter(is_active=True)
+        }
+        cache.set(SYSCONFIG_CACHE_KEY, table, SYSCONFIG_CACHE_SECONDS)
+    return table
+
+
+def sysconfig_value(name: str, default: str = "", *, client_id: int | None = None) -> str:
+    """A client's own value, else the system value, else ``default``."""
+    table = _sysconfig_table()
+    key = name.upper()
+    if client_id is not None and (client_id, key) in table:
+        return table[(client_id, key)]
+    return table.get((None, key), default)
+
+
+def sysconfig_bool(name: str, default: bool = False, *, client_id: int | None = None) -> bool:
+    value = sysconfig_value(name, "Y" if default else "N", client_id=client_id)
+    return value.strip().upper() in {"Y", "YES", "TRUE", "1"}
+
+
+def sysconfig_int(name: str, default: int, *, client_id: int | None = None) -> int:
+    try:
+        return int(sysconfig_value(name, str(default), client_id=client_id).strip())
+    except ValueError:
+        return default
+
+
+def active_users_of_client(client_id: int) -> QuerySet[User]:
+    return User.objects.filter(is_active=True).filter(
+        Q(client_id=client_id) | Q(userrole__role__client_id=client_id)
+    ).distinct()

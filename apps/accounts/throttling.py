@@ -1,0 +1,63 @@
+"""Throttles against password guessing: the login call, and failed HTTP Basic credentials."""
+
+from __future__ import annotations
+
+from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
+
+
+def client_address(throttle: SimpleRateThrottle, request) -> str:
+    """The caller's address. ``X-Forwarded-For`` is trusted only with ``NUM_PROXIES`` set: a client
+    could otherwise send a new one with every guess and never be throttled."""
+    if api_settings.NUM_PROXIES is None:
+        return request.META.get("REMOTE_ADDR", "")
+    return SimpleRateThrottle.get_ident(throttle, request)
+
+
+class LoginRateThrottle(SimpleRateThrottle):
+    """Login attempts per client address and user name."""
+
+    scope = "login"
+
+    def get_ident(self, request):
+        return client_address(self, request)
+
+    def get_cache_key(self, request, view):
+        user_name = ""
+        if isinstance(request.data, dict):
+            user_name = str(request.data.get("userName", ""))[:150].lower()
+        return self.cache_format % {
+            "scope": self.scope,
+            "ident": f"{self.get_ident(request)}:{user_name}",
+        }
+
+
+class BasicFailureThrottle(SimpleRateThrottle):
+    """Failed HTTP Basic attempts per client address and user name (same rate as logins).
+
+    Only failures count, so a client using Basic correctly is never slowed down.
+    """
+
+    scope = "login"
+
+    def __init__(self, request, user_name: str) -> None:
+        super().__init__()
+        self.key = self.cache_format % {
+            "scope": "basic-failures",
+            "ident": f"{client_address(self, request)}:{user_name[:150].lower()}",
+        }
+
+    def get_cache_key(self, request, view):
+        return self.key
+
+    def blocked(self) -> bool:
+        self.history = self.cache.get(self.key, [])
+        self.now = self.timer()
+        while self.history and self.history[-1] <= self.now - self.duration:
+            self.history.pop()
+        return len(self.history) >= self.num_requests
+
+    def record_failure(self) -> None:
+        self.blocked()
+        self.history.insert(0, self.now)
+        self.cache.set(self.key, self.history, self.duration)

@@ -1,0 +1,288 @@
+"""Twake files (seed 001): single and chunked uploads, metadata, download, thumbnails, delete.
+
+Routes live under ``/internal/services/files/v1/companies/{company_id}/files``; the company is the
+caller's client (id or uuid), any other company answers 404.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.parsers import MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.models import Client
+from apps.core.context import RequestContext, get_context
+from apps.core.errors import BadRequest, NotFound, NotReady
+from apps.dms import engine, selectors, services
+from apps.dms.content import file_name_sanitize
+from apps.dms.dialects.common import query_int, raw_body, truthy
+from apps.dms.downloads import file_response
+from apps.dms.models import DMSFile, Thumbnail, ThumbnailStatus
+
+TAGS = ["twake"]
+THUMBNAIL_SYNC_SECONDS = 10.0
+PREFIX = "/internal/services/files/v1"
+
+ThumbnailOut = inline_serializer("TwakeThumbnail", {
+    "index": serializers.IntegerField(), "id": serializers.CharField(),
+    "type": serializers.CharField(), "size": serializers.IntegerField(),
+    "width": serializers.IntegerField(), "height": serializers.IntegerField(),
+    "url": serializers.CharField(),
+})
+ResourceOut = inline_serializer("TwakeFileResource", {"resource": inline_serializer("TwakeFile", {
+    "id": serializers.CharField(), "company_id": serializers.CharField(),
+    "user_id": serializers.CharField(), "created_at": serializers.IntegerField(),
+    "updated_at": serializers.IntegerField(),
+    "metadata": inline_serializer("TwakeFileMetadata", {
+        "name": serializers.CharField(), "mime": serializers.CharField(),
+        "thumbnails_status": serializers.CharField()}),
+    "thumbnails": serializers.ListField(child=ThumbnailOut),
+    "upload_data": inline_serializer("TwakeUploadData", {
+        "size": serializers.IntegerField(), "chunks": serializers.IntegerField()}),
+})})
+UPLOAD_PARAMS = [
+    OpenApiParameter("filename", str), OpenApiParameter("type", str),
+    OpenApiParameter("total_chunks", int), OpenApiParameter("total_size", int),
+    OpenApiParameter("chunk_number", int), OpenApiParameter("thumbnail_sync", int),
+]
+
+
+def company_check(ctx: RequestContext, company_id: str) -> Client:
+    """The caller's client when ``company_id`` names it (id or uuid); 404 for any other company."""
+    client = Client.objects.filter(pk=ctx.client_id).first()
+    if client is not None:
+        text = str(company_id).strip()
+        if text == str(client.pk):
+            return client
+        try:
+            if uuid.UUID(text) == client.uid:
+                return client
+        except ValueError:
+            pass
+    raise NotFound("No such company.")
+
+
+def _ms(moment: Any) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _status(dms_file: DMSFile) -> str:
+    if dms_file.stored_file_id is None:
+        return ThumbnailStatus.WAITING
+    return dms_file.thumbnails_status
+
+
+def resource_json(dms_file: DMSFile, client: Client, company_ref: str) -> dict[str, Any]:
+    thumbnails = selectors.thumbnails_of(dms_file.stored_file_id)
+    base = f"{PREFIX}/companies/{company_ref}/files/{dms_file.uid}"
+    session = dms_file.upload_session if dms_file.upload_session_id else None
+    chunks = engine.session_chunk_count(session) if session is not None else 1
+    return {"resource": {
+        "id": str(dms_file.uid), "company_id": str(client.uid),
+        "user_id": str(dms_file.owner.uid) if dms_file.owner_id else "",
+        "created_at": _ms(dms_file.created), "updated_at": _ms(dms_file.updated),
+        "metadata": {"name": dms_file.name, "mime": dms_file.content_type
+                     or (engine.session_content_type(session) if session is not None else ""),
+                     "thumbnails_status": _status(dms_file)},
+        "thumbnails": [{
+            "index": t.index, "id": f"{dms_file.uid}-{t.index}", "type": t.content_type,
+            "size": t.size, "width": t.width, "height": t.height,
+            "url": f"{base}/thumbnails/{t.index}",
+        } for t in thumbnails],
+        "upload_data": {"size": dms_file.size or 0, "chunks": chunks},
+    }}
+
+
+def _wait_for_thumbnails(dms_file: DMSFile, timeout: float = THUMBNAIL_SYNC_SECONDS) -> DMSFile:
+    deadline = time.monotonic() + timeout
+    while True:
+        dms_file = services.dms_file_resolve(dms_file)
+        if dms_file.stored_file_id and dms_file.thumbnails_status != ThumbnailStatus.WAITING:
+            return dms_file
+        if time.monotonic() >= deadline:
+            return dms_file
+        time.sleep(0.2)
+        dms_file.refresh_from_db()
+
+
+def _twake_file(ctx: RequestContext, file_id: str) -> DMSFile:
+    dms_file = selectors.dms_file_get(ctx, file_id)
+    if dms_file.is_directory or dms_file.is_attachment:
+        raise NotFound("No such file.")
+    return services.dms_file_resolve(dms_file)
+
+
+def _answer(request: Request, dms_file: DMSFile, client: Client, company_id: str) -> Response:
+    if truthy(request.query_params.get("thumbnail_sync")):
+        dms_file = _wait_for_thumbnails(dms_file)
+    else:
+        dms_file = services.dms_file_resolve(dms_file)
+    return Response(resource_json(dms_file, client, company_id))
+
+
+def _multipart_file(request: Request) -> Any:
+    content_type = request.content_type or ""
+    if not content_type.startswith("multipart/form-data"):
+        return None
+    return request.FILES.get("file")
+
+
+class TwakeFilesView(APIView):
+    """``POST .../companies/{company_id}/files``: single multipart upload, or chunked init."""
+
+    parser_classes = (MultiPartParser,)
+
+    @extend_schema(
+        tags=TAGS, parameters=UPLOAD_PARAMS,
+        request={"multipart/form-data": inline_serializer("TwakeUploadIn", {
+            "file": serializers.FileField(required=False)})},
+        responses={200: ResourceOut}, operation_id="twake_file_create",
+    )
+    def post(self, request: Request, company_id: str) -> Response:
+        ctx = get_context(request)
+        client = company_check(ctx, company_id)
+        upload = _multipart_file(request)
+        params = request.query_params
+        if upload is not None:
+            name = file_name_sanitize(params.get("filename") or upload.name)
+            size = upload.size
+            session = engine.session_create(
+                ctx=ctx, file_name=name, content_type=upload.content_type or "",
+                size=size, chunk_size=None, chunk_count=1, dialect="twake",
+            )
+            dms_file = services.file_place_pending(ctx=ctx, session=session, name=name)
+            upload.seek(0)
+            engine.chunk_accept(session=session, stream=upload, length=size, index=0, offset=0)
+            return _answer(request, dms_file, client, company_id)
+        name = file_name_sanitize(params.get("filename"))
+        total_size = query_int(request, "total_size")
+        total_chunks = query_int(request, "total_chunks", default=1, minimum=1)
+        # Twake clients (resumable.js) let the last chunk absorb the remainder: chunk sizes are
+        # not derivable from the totals, so chunks are kept by number and composed at finalize.
+        session = engine.session_create(
+            ctx=ctx, file_name=name, content_type=params.get("type", ""), size=total_size,
+            chunk_size=None, chunk_count=total_chunks, dialect="twake",
+        )
+        dms_file = services.file_place_pending(ctx=ctx, session=session, name=name)
+        return Response(resource_json(dms_file, client, company_id))
+
+
+class TwakeFileView(APIView):
+    """``GET/POST/DELETE .../files/{file_id}``: metadata, a chunk (``chunk_number``), delete."""
+
+    parser_classes = (MultiPartParser,)
+
+    @extend_schema(tags=TAGS, parameters=[OpenApiParameter("thumbnail_sync", int)],
+                   responses={200: ResourceOut}, operation_id="twake_file_get")
+    def get(self, request: Request, company_id: str, file_id: str) -> Response:
+        ctx = get_context(request)
+        client = company_check(ctx, company_id)
+        return _answer(request, _twake_file(ctx, file_id), client, company_id)
+
+    @extend_schema(
+        tags=TAGS, parameters=UPLOAD_PARAMS,
+        request={"multipart/form-data": inline_serializer("TwakeChunkIn", {
+            "file": serializers.FileField()}),
+            "application/octet-stream": OpenApiTypes.BINARY},
+        responses={200: ResourceOut}, operation_id="twake_file_chunk",
+    )
+    def post(self, request: Request, company_id: str, file_id: str) -> Response:
+        ctx = get_context(request)
+        client = company_check(ctx, company_id)
+        dms_file = _twake_file(ctx, file_id)
+        if dms_file.upload_session_id is None or dms_file.stored_file_id:
+            raise BadRequest("This file is already uploaded.", code="already_uploaded")
+        session = engine.session_for_owner(ctx, engine.session_id(dms_file.upload_session))
+        chunk_count = engine.session_chunk_count(session)
+        number = query_int(request, "chunk_number", default=1, minimum=1)
+        if number > chunk_count:
+            raise BadRequest(f"chunk_number must be between 1 and {chunk_count}.",
+                             code="chunk_number")
+        upload = _multipart_file(request)
+        if upload is not None:
+            stream, length = upload, upload.size
+            upload.seek(0)
+        else:
+            stream, length = raw_body(request)
+        index = number - 1
+        engine.chunk_accept(session=session, stream=stream, length=length, index=index,
+                            offset=None)
+        dms_file = services.dms_file_resolve(dms_file)
+        return _answer(request, dms_file, client, company_id)
+
+    @extend_schema(tags=TAGS, responses={200: inline_serializer("TwakeDeleted", {
+        "status": serializers.CharField()})}, operation_id="twake_file_delete")
+    def delete(self, request: Request, company_id: str, file_id: str) -> Response:
+        ctx = get_context(request)
+        company_check(ctx, company_id)
+        dms_file = _twake_file(ctx, file_id)
+        session = dms_file.upload_session if dms_file.upload_session_id else None
+        services.dms_file_delete(ctx=ctx, dms_file=dms_file)
+        if session is not None:
+            engine.session_cancel(session)
+        return Response({"status": "success"})
+
+
+class TwakeFileAliasView(TwakeFileView):
+    """``GET /internal/services/files/v1/{company_id}/files/{file_id}`` (the seed's route)."""
+
+    http_method_names = ("get",)
+
+    @extend_schema(tags=TAGS, parameters=[OpenApiParameter("thumbnail_sync", int)],
+                   responses={200: ResourceOut}, operation_id="twake_file_get_alias")
+    def get(self, request: Request, company_id: str, file_id: str) -> Response:
+        return super().get(request, company_id, file_id)
+
+
+class TwakeDownloadView(APIView):
+    @extend_schema(tags=TAGS, responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+                   operation_id="twake_file_download")
+    def get(self, request: Request, company_id: str, file_id: str) -> Any:
+        ctx = get_context(request)
+        company_check(ctx, company_id)
+        dms_file = _twake_file(ctx, file_id)
+        if dms_file.stored_file_id is None:
+            raise NotReady("The file is not fully uploaded yet.")
+        return file_response(request, stored_file=dms_file.stored_file, file_name=dms_file.name,
+                             content_type=dms_file.content_type)
+
+
+class _ThumbnailBlob:
+    def __init__(self, thumbnail: Thumbnail, sha256: str) -> None:
+        self.sha256 = f"{sha256}-thumbnail-{thumbnail.index}"
+        self.size = thumbnail.size
+        self.content_type = thumbnail.content_type
+        self.storage_key = thumbnail.storage_key
+        self.thumbnail = thumbnail
+
+
+def _open_thumbnail(blob: _ThumbnailBlob) -> Any:
+    from apps.dms.services import thumbnail_open
+
+    return thumbnail_open(blob.thumbnail)
+
+
+class TwakeThumbnailView(APIView):
+    @extend_schema(tags=TAGS, responses={(200, "image/png"): OpenApiTypes.BINARY},
+                   operation_id="twake_file_thumbnail")
+    def get(self, request: Request, company_id: str, file_id: str, index: str) -> Any:
+        ctx = get_context(request)
+        company_check(ctx, company_id)
+        dms_file = _twake_file(ctx, file_id)
+        thumbnail = next(
+            (t for t in selectors.thumbnails_of(dms_file.stored_file_id) if t.index == int(index)), None
+        )
+        if thumbnail is None:
+            raise NotFound("No such thumbnail.")
+        blob = _ThumbnailBlob(thumbnail, dms_file.stored_file.sha256)
+        return file_response(request, stored_file=blob, file_name=f"{dms_file.name}.png",
+                             content_type=thumbnail.content_type, inline=True,
+                             opener=_open_thumbnail)

@@ -1,0 +1,101 @@
+"""Reads on documents, always scoped to the caller's client (and visible organizations)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db.models import QuerySet
+
+from apps.core.context import RequestContext
+from apps.core.errors import NotFound
+from apps.dms.models import DMSFile, Image, Thumbnail
+
+
+def dms_files_qs(ctx: RequestContext) -> QuerySet[DMSFile]:
+    queryset = DMSFile.objects.filter(client_id=ctx.client_id, is_active=True)
+    orgs = ctx.visible_org_ids()
+    if orgs is not None:
+        queryset = queryset.filter(org_id__in=orgs)
+    return queryset
+
+
+def dms_file_get(ctx: RequestContext, ref: Any) -> DMSFile:
+    """A file or folder of the caller's client by id or uuid; 404 otherwise."""
+    text = str(ref).strip()
+    queryset = dms_files_qs(ctx).select_related("stored_file")
+    if text.isdigit():
+        found = queryset.filter(pk=int(text)).first()
+    else:
+        try:
+            found = queryset.filter(uid=uuid.UUID(text)).first()
+        except ValueError:
+            found = None
+    if found is None:
+        raise NotFound("No such file.")
+    return found
+
+
+def folder_children(
+    ctx: RequestContext, parent: DMSFile | None, pattern: str | None = None
+) -> QuerySet[DMSFile]:
+    queryset = dms_files_qs(ctx).filter(parent=parent, table_name="")
+    if pattern:
+        queryset = queryset.filter(name__icontains=pattern)
+    return queryset.order_by("-is_directory", "name", "id")
+
+
+def dms_file_by_path(ctx: RequestContext, path: str) -> DMSFile:
+    """Walk ``/a/b/c`` from the client's root folders; 404 when a step is missing."""
+    names = [part for part in path.strip("/").split("/") if part]
+    if not names:
+        raise NotFound("No document at the root path.")
+    node: DMSFile | None = None
+    for name in names:
+        node = (
+            dms_files_qs(ctx).filter(parent=node, name=name, table_name="")
+            .select_related("stored_file").order_by("id").first()
+        )
+        if node is None:
+            raise NotFound(f"No document at /{'/'.join(names)}.")
+    return node
+
+
+def dms_file_path(dms_file: DMSFile) -> str:
+    names = []
+    node: DMSFile | None = dms_file
+    while node is not None:
+        names.append(node.name)
+        node = node.parent
+    return "/" + "/".join(reversed(names))
+
+
+def attachments_of(ctx: RequestContext, record: Any) -> QuerySet[DMSFile]:
+    return (
+        DMSFile.objects.filter(
+            client_id=ctx.client_id, table_name=record._meta.db_table.lower(),
+            record_id=record.pk, is_directory=False,
+        )
+        .select_related("stored_file")
+        .order_by("name", "id")
+    )
+
+
+def attachment_get(ctx: RequestContext, record: Any, name: str) -> DMSFile:
+    found = attachments_of(ctx, record).filter(name=name).first()
+    if found is None:
+        raise NotFound(f"No attachment named '{name}'.")
+    return found
+
+
+def thumbnails_of(stored_file_id: int | None) -> list[Thumbnail]:
+    if stored_file_id is None:
+        return []
+    return list(Thumbnail.objects.filter(stored_file_id=stored_file_id).order_by("index"))
+
+
+def image_get(ctx: RequestContext, image_id: int) -> Image:
+    found = Image.objects.filter(client_id=ctx.client_id, pk=image_id).first()
+    if found is None:
+        raise NotFound("No such image.")
+    return found

@@ -1,0 +1,491 @@
+"""Writes on documents: folders, files, attachments, images, archives, thumbnails, deletes.
+
+Every row that points at a StoredFile retains it; deleting the row releases it, and the uploads
+engine frees the bytes (in a task) when the last reference is gone.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+
+from apps.core.context import RequestContext
+from apps.core.errors import BadRequest, Conflict, NotFound, NotReady
+from apps.dms import engine
+from apps.dms.access import record_resolve
+from apps.dms.content import SNIFF_BYTES, content_type_sniff, file_name_sanitize
+from apps.dms.models import Archive, DMSFile, Image, Thumbnail, ThumbnailStatus
+from apps.dms.thumbnails import thumbnail_supported, thumbnails_render
+
+logger = logging.getLogger("ledgerdoc.dms")
+
+FOLDER_TYPES = {"Folder", "Workspace", "Domain", "WorkspaceRoot", "OrderedFolder"}
+
+
+# --- stored bytes --------------------------------------------------------------------------------
+
+
+def stored_file_content_type(stored_file: Any, file_name: str = "") -> str:
+    """Sniffed from the first bytes of the stored content (the client's word is not trusted)."""
+    handle = engine.stored_file_open(stored_file)
+    try:
+        head = handle.read(SNIFF_BYTES)
+    finally:
+        handle.close()
+    return content_type_sniff(head, file_name)
+
+
+def _thumbnails_status_for(content_type: str, stored_file: Any) -> str:
+    if not thumbnail_supported(content_type):
+        return ThumbnailStatus.NONE
+    if Thumbnail.objects.filter(stored_file=stored_file).exists():
+        return ThumbnailStatus.DONE
+    return ThumbnailStatus.WAITING
+
+
+def thumbnails_enqueue(stored_file: Any) -> None:
+    from apps.dms.tasks import thumbnails_make
+
+    stored_file_id = stored_file.pk
+    transaction.on_commit(lambda: thumbnails_make.delay(stored_file_id))
+
+
+def _retain(stored_file: Any) -> None:
+    engine.stored_file_retain(stored_file=stored_file)
+
+
+def _release(stored_file: Any) -> None:
+    engine.stored_file_release(stored_file=stored_file)
+
+
+# --- folders and files ----------------------------------------------------------------------------
+
+
+def _sibling_exists(ctx: RequestContext, parent: DMSFile | None, name: str) -> bool:
+    return DMSFile.objects.filter(
+        client_id=ctx.client_id, parent=parent, name=name, table_name=""
+    ).exists()
+
+
+def _check_parent(ctx: RequestContext, parent: DMSFile | None) -> None:
+    if parent is None:
+        return
+    if parent.client_id != ctx.client_id:
+        raise NotFound("No such folder.")
+    if not parent.is_directory:
+        raise BadRequest("The parent is not a folder.", code="parent_not_folder")
+
+
+@transaction.atomic
+def folder_create(
+    *, ctx: RequestContext, name: str, parent: DMSFile | None = None, doc_type: str = "Folder",
+    title: str = "",
+) -> DMSFile:
+    name = file_name_sanitize(name)
+    _check_parent(ctx, parent)
+    if _sibling_exists(ctx, parent, name):
+        raise Conflict(f"'{name}' already exists in this folder.", code="name_exists")
+    return DMSFile.objects.create(
+        client_id=ctx.client_id, org_id=ctx.org_id, created_by_id=ctx.user_id,
+        updated_by_id=ctx.user_id, owner_id=ctx.user_id, name=name, parent=parent,
+        is_directory=True, doc_type=doc_type or "Folder", title=title or name,
+    )
+
+
+@transaction.atomic
+def folder_ensure_path(*, client_id: int, org_id: int, names: list[tuple[str, str]]) -> DMSFile:
+    """Folders ``names`` ((name, doc_type), ...) from the root, created where missing (demo)."""
+    parent = None
+    for name, doc_type in names:
+        folder = DMSFile.objects.filter(
+            client_id=client_id, parent=parent, name=name, is_directory=True, table_name=""
+        ).first()
+        if folder is None:
+            folder = DMSFile.objects.create(
+                client_id=client_id, org_id=org_id, name=name, parent=parent, is_directory=True,
+                doc_type=doc_type, title=name,
+            )
+        parent = folder
+    return parent
+
+
+@transaction.atomic
+def file_place(
+    *,
+    ctx: RequestContext,
+    stored_file: Any,
+    name: str,
+    parent: DMSFile | None = None,
+    table_name: str = "",
+    record_id: int | None = None,
+    content_type: str | None = None,
+    doc_type: str = "File",
+    title: str = "",
+    blob_name: str = "",
+) -> DMSFile:
+    """A new DMS file over ``stored_file`` (retained), in ``parent`` or attached to a record."""
+    name = file_name_sanitize(name)
+    _check_parent(ctx, parent)
+    content_type = content_type or stored_file_content_type(stored_file, name)
+    _retain(stored_file)
+    dms_file = DMSFile.objects.create(
+        client_id=ctx.client_id, org_id=ctx.org_id, created_by_id=ctx.user_id,
+        updated_by_id=ctx.user_id, owner_id=ctx.user_id, name=name, parent=parent,
+        is_directory=False, version=1, doc_type=doc_type, title=title or name,
+        blob_name=file_name_sanitize(blob_name, default=name), stored_file=stored_file,
+        table_name=table_name.lower(), record_id=record_id,
+        content_type=content_type, size=stored_file.size,
+        thumbnails_status=_thumbnails_status_for(content_type, stored_file),
+    )
+    if dms_file.thumbnails_status == ThumbnailStatus.WAITING:
+        thumbnails_enqueue(stored_file)
+    return dms_file
+
+
+@transaction.atomic
+def file_place_pending(
+    *, ctx: RequestContext, session: Any, name: str, parent: DMSFile | None = None,
+) -> DMSFile:
+    """A DMS file for an upload still coming in (Twake chunked); it gets its bytes on completion."""
+    name = file_name_sanitize(name)
+    _check_parent(ctx, parent)
+    return DMSFile.objects.create(
+        client_id=ctx.client_id, org_id=ctx.org_id, created_by_id=ctx.user_id,
+        updated_by_id=ctx.user_id, owner_id=ctx.user_id, name=name, parent=parent,
+        is_directory=False, version=0, doc_type="File", title=name, upload_session=session,
+        size=getattr(session, "size", None),
+    )
+
+
+def dms_file_resolve(dms_file: DMSFile) -> DMSFile:
+    """Give a pending file its bytes once its upload session is completed (idempotent)."""
+    if dms_file.stored_file_id or dms_file.upload_session_id is None:
+        return dms_file
+    with transaction.atomic():
+        locked = DMSFile.objects.select_for_update().get(pk=dms_file.pk)
+        if locked.stored_file_id is None and locked.upload_session_id is not None:
+            session = locked.upload_session
+            stored_file = engine.session_stored_file(session)
+            if stored_file is not None:
+                content_type = stored_file_content_type(stored_file, locked.name)
+                _retain(stored_file)
+                locked.stored_file = stored_file
+                locked.content_type = content_type
+                locked.size = stored_file.size
+                locked.version = 1
+                locked.thumbnails_status = _thumbnails_status_for(content_type, stored_file)
+                locked.save()
+                if locked.thumbnails_status == ThumbnailStatus.WAITING:
+                    thumbnails_enqueue(stored_file)
+                # The file now holds its own reference: the upload was only the vehicle.
+                engine.session_cancel(session)
+    dms_file.refresh_from_db()
+    return dms_file
+
+
+def upload_completed(session: Any) -> None:
+    """Completion hook: files waiting for this upload (Twake chunked) get their bytes at once,
+    so thumbnails start without waiting for a read. Reads resolve too, should a hook be missed."""
+    for dms_file in DMSFile.objects.filter(upload_session_id=session.pk, stored_file=None):
+        dms_file_resolve(dms_file)
+
+
+def upload_stored_file(session: Any) -> Any:
+    """The StoredFile of a completed upload; 409 + Retry-After while it is being finalized."""
+    state = engine.session_state(session)
+    if state == "COMPLETED":
+        stored_file = engine.session_stored_file(session)
+        if stored_file is not None:
+            return stored_file
+    if state in {"PROCESSING", "COMPLETED"}:
+        raise NotReady("The upload is still being processed.", retry_after=2)
+    if state in {"INITIATED", "UPLOADING"}:
+        raise Conflict("The upload is not complete yet.", code="upload_incomplete")
+    raise Conflict(f"The upload is {state.lower()}.", code="upload_unusable")
+
+
+@transaction.atomic
+def document_from_upload(
+    *, ctx: RequestContext, session: Any, name: str | None = None, parent: DMSFile | None = None,
+    table_name: str = "", record_id: int | None = None, title: str = "",
+    doc_type: str = "File", blob_name: str = "",
+) -> DMSFile:
+    stored_file = upload_stored_file(session)
+    return file_place(
+        ctx=ctx, stored_file=stored_file, name=name or engine.session_file_name(session),
+        parent=parent, table_name=table_name, record_id=record_id, title=title,
+        doc_type=doc_type, blob_name=blob_name,
+    )
+
+
+# --- attachments -----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def attachment_add(
+    *, ctx: RequestContext, record: Any, stored_file: Any, name: str, overwrite: bool = False,
+) -> DMSFile:
+    """Attach ``stored_file`` as ``name`` to ``record`` (already resolved with write access)."""
+    name = file_name_sanitize(name)
+    table_name = record._meta.db_table.lower()
+    existing = list(
+        DMSFile.objects.select_for_update().filter(
+            client_id=ctx.client_id, table_name=table_name, record_id=record.pk, name=name
+        )
+    )
+    if existing and not overwrite:
+        raise Conflict(f"An attachment named '{name}' already exists.", code="attachment_exists")
+    version = max((f.version for f in existing), default=0) + 1
+    for old in existing:
+        _delete_one(old)
+    dms_file = file_place(
+        ctx=ctx, stored_file=stored_file, name=name, table_name=table_name, record_id=record.pk
+    )
+    if version > 1:
+        DMSFile.objects.filter(pk=dms_file.pk).update(version=version)
+        dms_file.version = version
+    return dms_file
+
+
+def attachment_add_bytes(
+    *, ctx: RequestContext, record: Any, data: bytes, name: str, overwrite: bool = False,
+) -> DMSFile:
+    """Attach bytes given in the request (base64 JSON): stored through a one-chunk upload."""
+    name = file_name_sanitize(name)
+    if not overwrite and DMSFile.objects.filter(
+        client_id=ctx.client_id, table_name=record._meta.db_table.lower(), record_id=record.pk,
+        name=name,
+    ).exists():
+        raise Conflict(f"An attachment named '{name}' already exists.", code="attachment_exists")
+    session = engine.upload_from_bytes(ctx=ctx, data=data, file_name=name)
+    try:
+        stored_file = upload_stored_file(session)
+        return attachment_add(
+            ctx=ctx, record=record, stored_file=stored_file, name=name, overwrite=overwrite
+        )
+    finally:
+        # The one-shot session only carried the bytes: drop it and its reference.
+        engine.session_cancel(session)
+
+
+@transaction.atomic
+def attachment_remove(*, ctx: RequestContext, record: Any, name: str | None = None) -> int:
+    """Delete one attachment (by name) or all of a record's; 404 when the named one is missing."""
+    queryset = DMSFile.objects.select_for_update().filter(
+        client_id=ctx.client_id, table_name=record._meta.db_table.lower(), record_id=record.pk
+    )
+    if name is not None:
+        queryset = queryset.filter(name=name)
+    files = list(queryset)
+    if name is not None and not files:
+        raise NotFound(f"No attachment named '{name}'.")
+    for dms_file in files:
+        _delete_one(dms_file)
+    return len(files)
+
+
+# --- images and archives ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def image_create(*, ctx: RequestContext, stored_file: Any, name: str) -> Image:
+    name = file_name_sanitize(name)
+    content_type = stored_file_content_type(stored_file, name)
+    _retain(stored_file)
+    return Image.objects.create(
+        client_id=ctx.client_id, org_id=ctx.org_id, created_by_id=ctx.user_id,
+        updated_by_id=ctx.user_id, name=name, stored_file=stored_file, content_type=content_type,
+    )
+
+
+@transaction.atomic
+def archive_create(
+    *, ctx: RequestContext, stored_file: Any, name: str, record: Any | None = None,
+) -> Archive:
+    name = file_name_sanitize(name)
+    content_type = stored_file_content_type(stored_file, name)
+    _retain(stored_file)
+    return Archive.objects.create(
+        client_id=ctx.client_id, org_id=ctx.org_id, created_by_id=ctx.user_id,
+        updated_by_id=ctx.user_id, name=name, stored_file=stored_file, content_type=content_type,
+        table_name=record._meta.db_table if record is not None else "",
+        record_id=record.pk if record is not None else 0,
+        record_uid=str(getattr(record, "uid", "") or "") if record is not None else "",
+    )
+
+
+@transaction.atomic
+def image_delete(*, image: Image) -> None:
+    stored_file = image.stored_file
+    image.delete()
+    _release(stored_file)
+
+
+@transaction.atomic
+def archive_delete(*, archive: Archive) -> None:
+    stored_file = archive.stored_file
+    archive.delete()
+    _release(stored_file)
+
+
+# --- the iDempiere copy call -----------------------------------------------------------------------
+
+COPY_LOCATIONS = ("ARCHIVE", "IMAGE", "ATTACHMENT")
+
+
+@dataclass(frozen=True)
+class CopyResult:
+    location: str
+    table_name: str
+    record_id: int
+    record_uid: str
+    file_name: str
+    content_type: str
+    file_size: int
+    target: Any
+
+
+def upload_copy(
+    *, ctx: RequestContext, session: Any, location: str, table_name: str | None,
+    record_ref: Any | None,
+) -> CopyResult:
+    """Place a completed upload as an archive, an image or an attachment of a record."""
+    location = (location or engine.session_location(session) or "").upper()
+    if location not in COPY_LOCATIONS:
+        raise BadRequest(
+            f"copyLocation must be one of {', '.join(COPY_LOCATIONS)}.", code="copy_location"
+        )
+    record = None
+    if location == "ATTACHMENT" or table_name or record_ref not in (None, ""):
+        if not table_name or record_ref in (None, ""):
+            raise BadRequest("tableName and recordId are required.", code="record_required")
+        record = record_resolve(ctx, table_name, record_ref, write=True)
+    with transaction.atomic():
+        stored_file = upload_stored_file(session)
+        name = engine.session_file_name(session)
+        if location == "IMAGE":
+            target = image_create(ctx=ctx, stored_file=stored_file, name=name)
+            table, record_id, record_uid = "AD_Image", target.pk, str(target.uid)
+            engine.session_record_result(session, imageId=target.pk)
+        elif location == "ARCHIVE":
+            target = archive_create(ctx=ctx, stored_file=stored_file, name=name, record=record)
+            table = record._meta.db_table if record is not None else ""
+            record_id = record.pk if record is not None else 0
+            record_uid = str(getattr(record, "uid", "")) if record is not None else ""
+        else:
+            target = attachment_add(
+                ctx=ctx, record=record, stored_file=stored_file, name=name, overwrite=True
+            )
+            table, record_id, record_uid = (
+                record._meta.db_table, record.pk, str(getattr(record, "uid", ""))
+            )
+    return CopyResult(
+        location=location, table_name=table, record_id=record_id, record_uid=record_uid,
+        file_name=target.name, content_type=target.content_type, file_size=stored_file.size,
+        target=target,
+    )
+
+
+# --- deletes ---------------------------------------------------------------------------------------
+
+
+def _delete_one(dms_file: DMSFile) -> None:
+    stored_file = dms_file.stored_file if dms_file.stored_file_id else None
+    dms_file.delete()
+    if stored_file is not None:
+        _release(stored_file)
+
+
+@transaction.atomic
+def dms_file_delete(*, ctx: RequestContext, dms_file: DMSFile) -> int:
+    """Delete a file, or a folder with everything under it; returns how many rows went."""
+    if dms_file.client_id != ctx.client_id:
+        raise NotFound("No such file.")
+    doomed = [dms_file]
+    frontier = [dms_file.pk]
+    while frontier:
+        children = list(DMSFile.objects.filter(parent_id__in=frontier))
+        doomed.extend(children)
+        frontier = [c.pk for c in children if c.is_directory]
+    for node in reversed(doomed):
+        _delete_one(node)
+    return len(doomed)
+
+
+# --- thumbnails ------------------------------------------------------------------------------------
+
+
+def _thumbnail_key(stored_file: Any, index: int) -> str:
+    sha = stored_file.sha256
+    return f"thumbnails/{sha[:2]}/{sha}/{index}.png"
+
+
+def thumbnails_build(*, stored_file_id: int) -> list[Thumbnail]:
+    """Render and keep the thumbnails of one StoredFile, then mark its documents done (idempotent)."""
+    stored_file = engine.stored_file_get(stored_file_id)
+    if stored_file is None:
+        return []
+    existing = list(Thumbnail.objects.filter(stored_file=stored_file))
+    if existing:
+        _thumbnails_mark(stored_file, ThumbnailStatus.DONE)
+        return existing
+    content_type = stored_file_content_type(stored_file)
+    if not thumbnail_supported(content_type):
+        _thumbnails_mark(stored_file, ThumbnailStatus.NONE)
+        return []
+    handle = engine.stored_file_open(stored_file)
+    try:
+        rendered = thumbnails_render(handle, content_type)
+    except Exception:
+        logger.warning("thumbnails failed for stored file %s", stored_file_id, exc_info=True)
+        _thumbnails_mark(stored_file, ThumbnailStatus.ERROR)
+        return []
+    finally:
+        handle.close()
+    made = []
+    storage = engine.stored_file_storage(stored_file)  # beside the bytes, not the worker's default
+    for item in rendered:
+        key = _thumbnail_key(stored_file, item.index)
+        if storage.exists(key):
+            storage.delete(key)
+        saved_key = storage.save(key, ContentFile(item.data))
+        try:
+            with transaction.atomic():
+                thumbnail, _ = Thumbnail.objects.update_or_create(
+                    stored_file=stored_file, index=item.index,
+                    defaults={"content_type": item.content_type, "size": len(item.data),
+                              "width": item.width, "height": item.height,
+                              "storage_key": saved_key},
+                )
+        except IntegrityError:  # a concurrent run made the same thumbnail: keep theirs
+            thumbnail = Thumbnail.objects.get(stored_file=stored_file, index=item.index)
+        made.append(thumbnail)
+    _thumbnails_mark(stored_file, ThumbnailStatus.DONE)
+    return made
+
+
+def _thumbnails_mark(stored_file: Any, status: str) -> None:
+    DMSFile.objects.filter(stored_file=stored_file).exclude(thumbnails_status=status).update(
+        thumbnails_status=status
+    )
+
+
+def thumbnail_storage(thumbnail: Thumbnail) -> Any:
+    """Where a thumbnail's bytes are: the storage of its StoredFile (the default if it is gone)."""
+    stored_file = engine.stored_file_get(thumbnail.stored_file_id)
+    return engine.stored_file_storage(stored_file) if stored_file is not None else default_storage
+
+
+def thumbnail_open(thumbnail: Thumbnail) -> Any:
+    return thumbnail_storage(thumbnail).open(thumbnail.storage_key, "rb")
+
+
+def thumbnail_bytes_delete(*, storage_key: str, storage: Any = None) -> None:
+    """Remove a deleted thumbnail's bytes once the deletion is committed."""
+    target = storage if storage is not None else default_storage
+    transaction.on_commit(lambda: target.delete(storage_key))

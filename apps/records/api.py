@@ -1,0 +1,333 @@
+"""Thin views of /api/v1/models, /forms, /caches, /reference and /batch (DESIGN §5)."""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+from typing import Any
+
+from django.db import transaction
+from django.test.client import RequestFactory
+from django.urls import Resolver404, resolve
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.core.context import get_context
+from apps.core.errors import ApplicationError, BadRequest, Forbidden, problem_body
+from apps.records import selectors, serializers, services
+from apps.records.caches import cache_list, cache_reset
+from apps.records.codec import storable_text
+from apps.records.sync import ensure_synced
+
+QUERY_OPTIONS = ("$select", "$filter", "$orderby", "$top", "$skip", "$expand", "$valrule", "$context")
+PAGE_HEADERS = {
+    "page-count": "X-Page-Count",
+    "records-size": "X-Records-Size",
+    "skip-records": "X-Skip-Records",
+    "row-count": "X-Row-Count",
+    "array-count": "X-Array-Count",
+}
+
+
+def _param(name: str, description: str, location: str = OpenApiParameter.QUERY) -> OpenApiParameter:
+    return OpenApiParameter(
+        name, OpenApiTypes.STR, location, description=description, required=location == OpenApiParameter.PATH
+    )
+
+
+TABLE = _param("table", "Table name, case-insensitive (e.g. c_bpartner)", OpenApiParameter.PATH)
+RECORD = _param("record", "Record id or UUID", OpenApiParameter.PATH)
+COLUMN = _param("column", "Column name", OpenApiParameter.PATH)
+LIST_PARAMS = [
+    _param("$filter", "Filter, e.g. `Name eq 'Joe Block' and IsCustomer eq true`"),
+    _param("$select", "Columns to return, comma-separated"),
+    _param("$orderby", "e.g. `Name desc,Value`"),
+    _param("$top", "Page size (capped by REST_MAX_RECORDS_SIZE)"),
+    _param("$skip", "Rows to skip"),
+    _param("$expand", "Detail tables or foreign-key columns, with nested options in parentheses"),
+    _param("$valrule", "Validation rule id/uuid whose filter applies"),
+    _param("$context", "Context variables for $valrule, `Name:value,Other:value`"),
+]
+DETAIL_PARAMS = [LIST_PARAMS[1], LIST_PARAMS[5]]
+
+
+def _options(request) -> dict[str, str]:
+    return {key: request.query_params.get(key) for key in QUERY_OPTIONS if key in request.query_params}
+
+
+def _paged(body: dict[str, Any]) -> Response:
+    response = Response(body)
+    for key, header in PAGE_HEADERS.items():
+        response[header] = str(body[key])
+    return response
+
+
+class ModelsView(APIView):
+    @extend_schema(
+        operation_id="records_models_list",
+        parameters=[LIST_PARAMS[0]],
+        responses={200: serializers.ModelsSerializer},
+        summary="Exposed tables the role may read: {models: [{id, uid, model-name, name, description}]}",
+    )
+    def get(self, request):
+        ctx = get_context(request)
+        ensure_synced()
+        models = selectors.models_list(ctx, request.query_params.get("$filter"))
+        return Response({"models": models})
+
+
+class TableView(APIView):
+    @extend_schema(
+        operation_id="records_table_list",
+        parameters=[TABLE, *LIST_PARAMS],
+        responses={200: serializers.RecordPageSerializer},
+        summary="Records of a table: {page-count, records-size, skip-records, row-count, array-count, records}",
+    )
+    def get(self, request, table: str):
+        return _paged(selectors.record_list(get_context(request), table, _options(request)))
+
+    @extend_schema(
+        operation_id="records_table_create",
+        parameters=[TABLE],
+        request=OpenApiTypes.OBJECT,
+        responses={201: serializers.RecordSerializer},
+        summary="Insert a record (detail rows may come as an array under the detail table's name)",
+    )
+    def post(self, request, table: str):
+        ctx = get_context(request)
+        obj = services.record_create(ctx, table, request.data)
+        return Response(selectors.render_record(ctx, table, obj), status=status.HTTP_201_CREATED)
+
+
+class RecordView(APIView):
+    @extend_schema(
+        operation_id="records_record_retrieve",
+        parameters=[TABLE, RECORD, *DETAIL_PARAMS],
+        responses={200: serializers.RecordSerializer},
+        summary="One record",
+    )
+    def get(self, request, table: str, record: str):
+        return Response(selectors.record_detail(get_context(request), table, record, _options(request)))
+
+    @extend_schema(
+        operation_id="records_record_update",
+        parameters=[TABLE, RECORD],
+        request=OpenApiTypes.OBJECT,
+        responses={200: serializers.RecordSerializer},
+        summary="Partial update; a `doc-action` key runs the document action",
+    )
+    def put(self, request, table: str, record: str):
+        ctx = get_context(request)
+        obj = services.record_update(ctx, table, record, request.data)
+        return Response(selectors.render_record(ctx, table, obj))
+
+    @extend_schema(
+        operation_id="records_record_destroy",
+        parameters=[TABLE, RECORD],
+        responses={200: serializers.DeletedSerializer},
+        summary="Delete a record",
+    )
+    def delete(self, request, table: str, record: str):
+        services.record_delete(get_context(request), table, record)
+        return Response({"msg": "Deleted"})
+
+
+class RecordColumnView(APIView):
+    @extend_schema(
+        operation_id="records_column_retrieve",
+        parameters=[TABLE, RECORD, COLUMN],
+        responses={200: OpenApiTypes.OBJECT},
+        summary="One column of a record",
+    )
+    def get(self, request, table: str, record: str, column: str):
+        return Response(selectors.record_column(get_context(request), table, record, column))
+
+
+class FormsView(APIView):
+    @extend_schema(
+        operation_id="records_forms_list",
+        parameters=[LIST_PARAMS[0]],
+        responses={200: serializers.FormsSerializer},
+        summary="Forms (AD_Form)",
+    )
+    def get(self, request):
+        forms = selectors.forms_list(get_context(request), request.query_params.get("$filter"))
+        return Response({"forms": forms})
+
+
+class CachesView(APIView):
+    @staticmethod
+    def _admin(request):
+        ctx = get_context(request)
+        if not ctx.is_admin:
+            raise Forbidden("Only administrator roles may see or reset caches.")
+        return ctx
+
+    @extend_schema(
+        operation_id="records_caches_list",
+        parameters=[
+            _param("table_name", "Only caches of this table"),
+            _param("name", "Only caches with this name"),
+        ],
+        responses={200: serializers.CachesSerializer},
+        summary="Caches of this process (admin roles only)",
+    )
+    def get(self, request):
+        self._admin(request)
+        return Response(
+            {"caches": cache_list(request.query_params.get("table_name"), request.query_params.get("name"))}
+        )
+
+    @extend_schema(
+        operation_id="records_caches_reset",
+        parameters=[
+            _param("table_name", "Only caches of this table"),
+            _param("record_id", "Only this record"),
+        ],
+        responses={200: serializers.CachesResetSerializer},
+        summary="Reset caches (admin roles only): {entriesReset}",
+    )
+    def delete(self, request):
+        self._admin(request)
+        params = request.query_params
+        return Response(
+            {"entriesReset": cache_reset(params.get("table_name"), params.get("record_id"))}
+        )
+
+
+class ReferenceView(APIView):
+    @extend_schema(
+        operation_id="records_reference_retrieve",
+        parameters=[_param("reference", "Reference id, UUID or name", OpenApiParameter.PATH)],
+        responses={200: serializers.ReferenceSerializer},
+        summary="A list reference's values: {name, reflist: [{value, name}]}",
+    )
+    def get(self, request, reference: str):
+        ctx = get_context(request)
+        ensure_synced()
+        return Response(selectors.reference_values(ctx, reference))
+
+
+def _shown(value: Any) -> str:
+    """A client's value echoed in a message: printable as UTF-8 (lone surrogates escaped), short."""
+    return str(value).encode("utf-8", "backslashreplace").decode("utf-8")[:200]
+
+
+class _StepFailed(Exception):
+    def __init__(self, index: int, result: dict[str, Any]) -> None:
+        super().__init__(index)
+        self.index = index
+        self.result = result
+
+
+class BatchView(APIView):
+    MAX_STEPS = 100
+    factory = RequestFactory()
+
+    def _step(self, request, index: int, step: Any) -> dict[str, Any]:
+        if not isinstance(step, dict):
+            raise BadRequest(f"Step {index}: expected an object {{method, path, body}}.")
+        method = str(step.get("method", "GET")).upper()
+        path = str(step.get("path", "")).strip()
+        if method not in {"GET", "POST", "PUT", "DELETE"}:
+            raise BadRequest(f"Step {index}: method '{_shown(method)}' is not supported.")
+        path = path.removeprefix("/api/v1/")
+        path = path.lstrip("/")
+        if not storable_text(path):
+            raise BadRequest(f"Step {index}: the path has a NUL character or a lone surrogate.")
+        if not path or path.split("?")[0].rstrip("/") == "batch":
+            raise BadRequest(f"Step {index}: path '{_shown(step.get('path'))}' is not allowed in a batch.")
+        full = "/api/v1/" + path
+        try:
+            match = resolve(full.split("?")[0])
+        except Resolver404:
+            return {
+                "status": "Not Found",
+                "statusCode": 404,
+                "body": problem_body(404, "Not Found", f"No route for '{path}'."),
+            }
+        body = step.get("body")
+        data = json.dumps(body) if body is not None else ""
+        sub = (
+            getattr(self.factory, method.lower())(full, data=data, content_type="application/json")
+            if method != "GET"
+            else self.factory.get(full)
+        )
+        sub._force_auth_user = request.user
+        sub._force_auth_token = request.auth
+        response = match.func(sub, *match.args, **match.kwargs)
+        if hasattr(response, "render"):
+            response.render()
+        try:
+            payload = json.loads(response.content or b"null")
+        except ValueError:
+            payload = None
+        code = response.status_code
+        return {"status": HTTPStatus(code).phrase, "statusCode": code, "body": payload}
+
+    def _step_or_problem(self, request, index: int, step: Any) -> dict[str, Any]:
+        """Without a transaction each step stands alone: a refused step is a result, not the end."""
+        try:
+            with transaction.atomic():
+                return self._step(request, index, step)
+        except ApplicationError as exc:
+            return {
+                "status": HTTPStatus(exc.status).phrase,
+                "statusCode": exc.status,
+                "body": problem_body(exc.status, exc.title, exc.detail),
+            }
+
+    @extend_schema(
+        operation_id="records_batch",
+        parameters=[_param("transaction", "false: run each step on its own")],
+        request=serializers.BatchStepSerializer(many=True),
+        responses={200: serializers.BatchResultSerializer(many=True)},
+        summary="Run several calls; by default all-or-nothing in one transaction",
+    )
+    def post(self, request):
+        get_context(request)
+        steps = request.data
+        if not isinstance(steps, list) or not steps:
+            raise BadRequest("The body must be a non-empty array of {method, path, body}.")
+        if len(steps) > self.MAX_STEPS:
+            raise BadRequest(f"A batch has at most {self.MAX_STEPS} steps.")
+        atomic = str(request.query_params.get("transaction", "true")).lower() not in {"false", "0", "n", "no"}
+        if not atomic:
+            return Response([self._step_or_problem(request, i, step) for i, step in enumerate(steps)])
+        results: list[dict[str, Any]] = []
+        try:
+            with transaction.atomic():
+                for index, step in enumerate(steps):
+                    try:
+                        result = self._step(request, index, step)
+                    except ApplicationError as exc:
+                        result = {
+                            "status": HTTPStatus(exc.status).phrase,
+                            "statusCode": exc.status,
+                            "body": problem_body(exc.status, exc.title, exc.detail),
+                        }
+                    results.append(result)
+                    if result["statusCode"] >= 400:
+                        raise _StepFailed(index, result)
+        except _StepFailed as failed:
+            code = failed.result["statusCode"]
+            code = code if 400 <= code < 500 else 400
+            step = steps[failed.index] if isinstance(steps[failed.index], dict) else {}
+            inner = failed.result.get("body") or {}
+            detail = inner.get("detail") if isinstance(inner, dict) else None
+            return Response(
+                problem_body(
+                    code,
+                    HTTPStatus(code).phrase,
+                    f"Step {failed.index} ({_shown(step.get('method', 'GET'))} {_shown(step.get('path', ''))}) failed: {detail}; "
+                    "nothing was saved.",
+                    failedStep=failed.index,
+                    results=results,
+                ),
+                status=code,
+                content_type="application/problem+json",
+            )
+        return Response(results)

@@ -1,0 +1,132 @@
+"""The caches /api/v1/caches lists and resets: dictionary metadata, role table access, SysConfig."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+
+from apps.core.errors import BadRequest
+from apps.records import access, dictionary, sync
+
+
+def _distributed() -> bool:
+    backend = settings.CACHES.get("default", {}).get("BACKEND", "")
+    return "locmem" not in backend.lower() and "dummy" not in backend.lower()
+
+
+def _sysconfig_size() -> int:
+    from apps.accounts.selectors import SYSCONFIG_CACHE_KEY
+
+    found = cache.get(SYSCONFIG_CACHE_KEY)
+    return len(found) if found else 0
+
+
+def _sysconfig_reset() -> int:
+    from apps.accounts.selectors import SYSCONFIG_CACHE_KEY
+
+    size = _sysconfig_size()
+    cache.delete(SYSCONFIG_CACHE_KEY)
+    return size
+
+
+def _dictionary_reset() -> int:
+    size = dictionary.reset_meta_cache()
+    sync.reset_synced()
+    return size
+
+
+def _dictionary_reset_record(table_name: str, record_id: int) -> int | None:
+    """The dictionary is cached per table: an AD_Table or AD_Column row drops only its table's entry."""
+    from apps.records.models import Column, Table
+
+    wanted = table_name.lower()
+    if wanted == "ad_table":
+        names = Table.objects.filter(pk=record_id).values_list("table_name", flat=True)
+    elif wanted == "ad_column":
+        names = Column.objects.filter(pk=record_id).values_list("table__table_name", flat=True)
+    else:
+        return None  # references are shared by many tables: not cached per record
+    name = next(iter(names), None)
+    return dictionary.reset_table_meta(name) if name else 0
+
+
+def _access_reset_record(table_name: str, record_id: int) -> int | None:
+    """Table access is cached per role: an AD_Role row, or an AD_Table_Access row, drops that role's entry."""
+    from apps.accounts.models import RoleTableAccess
+
+    if table_name.lower() == "ad_role":
+        role_id = record_id
+    else:
+        role_id = next(
+            iter(RoleTableAccess.objects.filter(pk=record_id).values_list("role_id", flat=True)), None
+        )
+    return access.reset_role_access(role_id) if role_id is not None else 0
+
+
+CACHES: list[dict[str, Any]] = [
+    {"name": "records.dictionary", "table_name": "AD_Column", "size": dictionary.meta_cache_size,
+     "reset": _dictionary_reset, "reset_record": _dictionary_reset_record, "expireMinutes": 0,
+     "maxSize": 0, "shared": False},
+    {"name": "records.table_access", "table_name": "AD_Table_Access", "size": access.access_cache_size,
+     "reset": access.reset_access_cache, "reset_record": _access_reset_record,
+     "expireMinutes": access.ACCESS_CACHE_SECONDS // 60, "maxSize": 0, "shared": True},
+    {"name": "accounts.sysconfig", "table_name": "AD_SysConfig", "size": _sysconfig_size,
+     "reset": _sysconfig_reset, "expireMinutes": 5, "maxSize": 0, "shared": True},
+]
+
+_ALIASES = {
+    "ad_column": {"ad_table", "ad_column", "ad_reference", "ad_ref_list"},
+    "ad_table_access": {"ad_table_access", "ad_role"},
+}
+
+
+def _matches(entry: dict[str, Any], table_name: str | None, name: str | None) -> bool:
+    if table_name:
+        wanted = table_name.lower()
+        tables = _ALIASES.get(entry["table_name"].lower(), {entry["table_name"].lower()})
+        if wanted not in tables:
+            return False
+    return not name or name.lower() in entry["name"].lower()
+
+
+def cache_list(table_name: str | None = None, name: str | None = None) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": entry["name"],
+            "table_name": entry["table_name"],
+            "size": entry["size"](),
+            "expireMinutes": entry["expireMinutes"],
+            "maxSize": entry["maxSize"],
+            "distributed": entry["shared"] and _distributed(),
+        }
+        for entry in CACHES
+        if _matches(entry, table_name, name)
+    ]
+
+
+def _record_id(raw: str | None) -> int | None:
+    if raw is None or str(raw).strip() == "":
+        return None
+    text = str(raw).strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        raise BadRequest(f"record_id must be a record id (an integer), not '{raw}'.")
+    return int(text)
+
+
+def cache_reset(table_name: str | None = None, record_id: str | int | None = None) -> int:
+    """Reset the caches of ``table_name`` (all when none); with ``record_id`` only that record's
+    entries where a cache is kept per record (whole caches otherwise). Returns the entries dropped."""
+    rid = _record_id(record_id)
+    if rid is not None and not table_name:
+        raise BadRequest("record_id needs table_name.")
+    total = 0
+    for entry in CACHES:
+        if not _matches(entry, table_name, None):
+            continue
+        dropped = None
+        if rid is not None and entry.get("reset_record") is not None:
+            dropped = entry["reset_record"](table_name, rid)
+        total += entry["reset"]() if dropped is None else dropped
+    return total

@@ -1,0 +1,434 @@
+"""Reads of registered tables, scoped by the request context, with $expand loaded in bulk.
+
+A page costs a fixed number of queries: COUNT, the page, one per child expansion, one per
+foreign-key expansion and one per distinct foreign-key target table (identifiers) — whatever
+``$top`` is and however many rows the expansions bring.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
+
+from apps.accounts.selectors import sysconfig_bool, sysconfig_int
+from apps.core.errors import BadRequest, NotFound
+from apps.records import access
+from apps.records.codec import fk_value, list_value, out_name, scalar
+from apps.records.dictionary import (
+    ChildMeta,
+    ColumnMeta,
+    TableMeta,
+    identifier_columns,
+    table_meta,
+)
+from apps.records.query import (
+    MAX_EXPAND_DEPTH,
+    compile_filter,
+    parse_expand,
+    parse_int,
+    parse_orderby,
+    parse_select,
+)
+
+DEFAULT_MAX_RECORDS = 100
+
+
+# --- scoping ----------------------------------------------------------------------------------------
+def scope_rows(ctx, meta: TableMeta, qs: QuerySet) -> QuerySet:
+    """Rows of the caller's client (plus System rows) in the orgs the role sees."""
+    if meta.has_client:
+        qs = qs.filter(client_id__in=[ctx.client_id, 0] if ctx.client_id else [0])
+    if meta.has_org:
+        orgs = ctx.visible_org_ids()
+        if orgs is not None:
+            qs = qs.filter(org_id__in=sorted(orgs))
+    return qs
+
+
+def read_queryset(ctx, table_name: str) -> QuerySet:
+    meta = table_meta(table_name)
+    access.check_read(ctx, meta.table_name)
+    return scope_rows(ctx, meta, meta.model._default_manager.all())
+
+
+def lookup_q(meta: TableMeta, ident: Any) -> Q:
+    """An id or a UUID (the ``<Table>_UU`` column) → Q; anything else → 404."""
+    text = str(ident).strip()
+    if text.isascii() and text.isdigit() and len(text) < 19:
+        return Q(pk=int(text))
+    uid_col = meta.by_lower.get("uid")
+    if uid_col is not None:
+        try:
+            return Q(**{uid_col.attname: uuid.UUID(text)})
+        except ValueError:
+            pass
+    raise NotFound(f"No record '{ident}' in table '{meta.table_name}'.")
+
+
+# --- plans ------------------------------------------------------------------------------------------
+@dataclass
+class Plan:
+    meta: TableMeta
+    select: list[ColumnMeta] | None = None
+    children: list[tuple[ChildMeta, Plan]] = field(default_factory=list)
+    fk_expands: dict[str, Plan] = field(default_factory=dict)  # column name → plan of target
+    q: Q = field(default_factory=Q)
+    order: list[str] = field(default_factory=list)
+    top: int | None = None
+    skip: int = 0
+
+    def columns(self) -> list[ColumnMeta]:
+        if self.select is None:
+            return self.meta.public_columns()
+        # An expanded foreign key is shown even when $select does not name it.
+        extra = [self.meta.columns[n] for n in self.fk_expands if self.meta.columns[n] not in self.select]
+        return self.select + extra
+
+
+def build_plan(
+    ctx,
+    meta: TableMeta,
+    *,
+    select: str | None = None,
+    expand: str | None = None,
+    filter_text: str | None = None,
+    orderby: str | None = None,
+    top: str | None = None,
+    skip: str | None = None,
+    depth: int = 0,
+) -> Plan:
+    plan = Plan(meta=meta)
+    plan.select = parse_select(meta, select)
+    plan.q = compile_filter(meta, filter_text)
+    plan.order = parse_orderby(meta, orderby)
+    plan.top = parse_int(top, "$top")
+    plan.skip = parse_int(skip, "$skip", 0) or 0
+    for item in parse_expand(expand):
+        if depth + 1 > MAX_EXPAND_DEPTH:
+            raise BadRequest(f"$expand is nested deeper than {MAX_EXPAND_DEPTH} levels.")
+        opts = item.options
+        child = meta.children.get(item.name.lower())
+        if child is not None:
+            access.check_read(ctx, child.table_name)
+            child_plan = build_plan(
+                ctx,
+                table_meta(child.table_name),
+                select=opts.get("$select"),
+                expand=opts.get("$expand"),
+                filter_text=opts.get("$filter"),
+                orderby=opts.get("$orderby"),
+                top=opts.get("$top"),
+                skip=opts.get("$skip"),
+                depth=depth + 1,
+            )
+            plan.children.append((child, child_plan))
+            continue
+        col = meta.column(item.name)
+        if col is not None and col.is_fk and not col.secret:
+            from apps.records.registry import table_spec_for_model
+
+            target = table_spec_for_model(col.target_model)
+            if target is None:
+                raise BadRequest(f"Column '{col.name}' cannot be expanded: its table is not exposed.")
+            access.check_read(ctx, target.table_name)
+            if any(k in opts for k in ("$filter", "$orderby", "$top", "$skip")):
+                raise BadRequest(f"Only $select and $expand apply to the foreign key '{col.name}'.")
+            plan.fk_expands[col.name] = build_plan(
+                ctx,
+                table_meta(target.table_name),
+                select=opts.get("$select"),
+                expand=opts.get("$expand"),
+                depth=depth + 1,
+            )
+            continue
+        raise BadRequest(f"Cannot expand '{item.name}' on table '{meta.table_name}'.")
+    return plan
+
+
+# --- loading ----------------------------------------------------------------------------------------
+class IdentifierResolver:
+    """Collects foreign keys to show and resolves their identifiers with one query per table."""
+
+    def __init__(self) -> None:
+        self.pending: dict[Any, set] = defaultdict(set)
+        self.known: dict[tuple[Any, Any], str] = {}
+
+    def want(self, model: Any, pk: Any) -> None:
+        if pk is not None:
+            self.pending[model].add(pk)
+
+    def resolve(self) -> None:
+        for model, pks in self.pending.items():
+            pks = {pk for pk in pks if (model, pk) not in self.known}
+            if not pks:
+                continue
+            attnames = identifier_columns(model)
+            rows = model._base_manager.filter(pk__in=pks).order_by().values_list("pk", *attnames)
+            for row in rows:
+                parts = [str(scalar(p)) for p in row[1:] if p not in (None, "")]
+                self.known[(model, row[0])] = "_".join(parts) if parts else str(row[0])
+        self.pending.clear()
+
+    def get(self, model: Any, pk: Any) -> str | None:
+        return self.known.get((model, pk))
+
+
+def _exp_attr(name: str) -> str:
+    return f"_exp_{name.lower()}"
+
+
+def load(ctx, objs: list[Any], plan: Plan, resolver: IdentifierResolver) -> None:
+    """Bulk-load the plan's expansions for ``objs`` and note the FK identifiers they show."""
+    if not objs:
+        return
+    for child, child_plan in plan.children:
+        qs = scope_rows(ctx, child_plan.meta, child.model._default_manager.all()).filter(child_plan.q)
+        qs = qs.order_by(*(child_plan.order or ["pk"]))
+        if child_plan.top is not None or child_plan.skip:
+            end = None if child_plan.top is None else child_plan.skip + child_plan.top
+            qs = qs[child_plan.skip : end]
+        prefetch_related_objects(
+            objs, Prefetch(child.accessor, queryset=qs, to_attr=_exp_attr(child.table_name))
+        )
+        kids = [kid for obj in objs for kid in getattr(obj, _exp_attr(child.table_name))]
+        load(ctx, kids, child_plan, resolver)
+    for col_name, target_plan in plan.fk_expands.items():
+        col = plan.meta.columns[col_name]
+        ids = {getattr(obj, col.attname) for obj in objs} - {None}
+        qs = scope_rows(ctx, target_plan.meta, col.target_model._default_manager.all())
+        found = {t.pk: t for t in qs.filter(pk__in=ids).order_by()} if ids else {}
+        for obj in objs:
+            setattr(obj, _exp_attr(col_name), found.get(getattr(obj, col.attname)))
+        load(ctx, list(found.values()), target_plan, resolver)
+    for col in plan.columns():
+        if col.is_fk and col.name not in plan.fk_expands:
+            for obj in objs:
+                resolver.want(col.target_model, getattr(obj, col.attname))
+
+
+def render(obj: Any, plan: Plan, resolver: IdentifierResolver, lower: bool) -> dict[str, Any]:
+    meta = plan.meta
+    uid_col = meta.by_lower.get("uid")
+    body: dict[str, Any] = {"id": obj.pk}
+    if uid_col is not None:
+        body["uid"] = str(getattr(obj, uid_col.attname))
+    body["model-name"] = meta.table_name.lower()
+    for col in plan.columns():
+        key = out_name(col.name, lower)
+        raw = getattr(obj, col.attname)
+        if col.is_fk:
+            if col.name in plan.fk_expands:
+                target = getattr(obj, _exp_attr(col.name), None)
+                body[key] = (
+                    render(target, plan.fk_expands[col.name], resolver, lower)
+                    if target is not None
+                    else fk_value(col, raw, None)
+                )
+            else:
+                body[key] = fk_value(col, raw, resolver.get(col.target_model, raw))
+        elif col.is_list:
+            body[key] = list_value(col, raw)
+        else:
+            body[key] = scalar(raw)
+    for child, child_plan in plan.children:
+        body[child.table_name] = [
+            render(kid, child_plan, resolver, lower) for kid in getattr(obj, _exp_attr(child.table_name))
+        ]
+    return body
+
+
+def render_many(ctx, objs: list[Any], plan: Plan) -> list[dict[str, Any]]:
+    resolver = IdentifierResolver()
+    load(ctx, objs, plan, resolver)
+    resolver.resolve()
+    lower = sysconfig_bool("REST_COLUMNNAME_TOLOWERCASE", False, client_id=ctx.client_id)
+    return [render(obj, plan, resolver, lower) for obj in objs]
+
+
+# --- public selectors -------------------------------------------------------------------------------
+def valrule_filter(ctx, valrule: str, context_text: str | None) -> str:
+    """The stored filter of AD_Val_Rule ``valrule`` with its ``@Name@`` variables filled in."""
+    import re
+
+    from apps.records.models import ValRule
+
+    text = str(valrule).strip()
+    if "\x00" in text or len(text) > 120:
+        raise BadRequest("Bad $valrule.")
+    rule = None
+    if text.isascii() and text.isdigit() and len(text) < 19:
+        rule = ValRule.objects.filter(pk=int(text), is_active=True).first()
+    else:
+        try:
+            rule = ValRule.objects.filter(uid=uuid.UUID(text), is_active=True).first()
+        except ValueError:
+            rule = ValRule.objects.filter(name=text, is_active=True).first()
+    if rule is None:
+        raise BadRequest(f"Unknown validation rule '{valrule}' in $valrule.")
+    variables: dict[str, Any] = dict(ctx.as_variables())
+    if context_text:
+        if len(context_text) > 2000:
+            raise BadRequest("$context is too long.")
+        for pair in context_text.split(","):
+            name, sep, value = pair.partition(":")
+            if not sep or not name.strip():
+                raise BadRequest(f"Bad $context item '{pair}': expected Name:value.")
+            variables[name.strip()] = value.strip()
+
+    def literal(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in variables:
+            raise BadRequest(f"Validation rule '{rule.name}' needs context variable '{name}'.")
+        value = variables[name]
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int) or (isinstance(value, str) and re.fullmatch(r"-?\d+(\.\d+)?", value)):
+            return str(value)
+        return "'" + str(value).replace("'", "''") + "'"
+
+    return re.sub(r"@([#$]?[A-Za-z_][A-Za-z0-9_]*)@", literal, rule.code)
+
+
+def max_records(ctx) -> int:
+    return sysconfig_int("REST_MAX_RECORDS_SIZE", DEFAULT_MAX_RECORDS, client_id=ctx.client_id)
+
+
+def record_list(ctx, table_name: str, params: dict[str, str]) -> dict[str, Any]:
+    meta = table_meta(table_name)
+    qs = read_queryset(ctx, meta.table_name)
+    plan = build_plan(
+        ctx,
+        meta,
+        select=params.get("$select"),
+        expand=params.get("$expand"),
+        filter_text=params.get("$filter"),
+        orderby=params.get("$orderby"),
+        top=params.get("$top"),
+        skip=params.get("$skip"),
+    )
+    if params.get("$valrule"):
+        rule_text = valrule_filter(ctx, params["$valrule"], params.get("$context"))
+        plan.q &= compile_filter(meta, rule_text, source="$valrule")
+    qs = qs.filter(plan.q).order_by(*(plan.order or ["pk"]))
+    limit = max_records(ctx)
+    # As in iDempiere, $top=0 means the default page size (REST_MAX_RECORDS_SIZE).
+    size = plan.top or None
+    if limit > 0:
+        size = limit if size is None else min(size, limit)
+    row_count = qs.count()
+    page = qs[plan.skip : plan.skip + size] if size is not None else qs[plan.skip :]
+    objs = list(page) if size != 0 else []
+    records = render_many(ctx, objs, plan)
+    records_size = size if size is not None else max(row_count - plan.skip, 0)
+    page_count = math.ceil(row_count / records_size) if records_size else (1 if row_count else 0)
+    return {
+        "page-count": page_count,
+        "records-size": records_size,
+        "skip-records": plan.skip,
+        "row-count": row_count,
+        "array-count": len(records),
+        "records": records,
+    }
+
+
+def record_get(ctx, table_name: str, ident: Any) -> Any:
+    meta = table_meta(table_name)
+    qs = read_queryset(ctx, meta.table_name)
+    obj = qs.filter(lookup_q(meta, ident)).first()
+    if obj is None:
+        raise NotFound(f"No record '{ident}' in table '{meta.table_name}'.")
+    return obj
+
+
+def record_detail(ctx, table_name: str, ident: Any, params: dict[str, str]) -> dict[str, Any]:
+    meta = table_meta(table_name)
+    obj = record_get(ctx, table_name, ident)
+    plan = build_plan(ctx, meta, select=params.get("$select"), expand=params.get("$expand"))
+    return render_many(ctx, [obj], plan)[0]
+
+
+def record_column(ctx, table_name: str, ident: Any, column: str) -> dict[str, Any]:
+    meta = table_meta(table_name)
+    col = meta.column(column)
+    if col is None or col.secret:
+        raise NotFound(f"No column '{column}' in table '{meta.table_name}'.")
+    obj = record_get(ctx, table_name, ident)
+    if col.is_key:
+        plan = Plan(meta=meta, select=[])
+        body = render_many(ctx, [obj], plan)[0]
+        value = body["id"] if col.name.lower().endswith("_id") else body.get("uid")
+        return {col.name: value}
+    plan = Plan(meta=meta, select=[col])
+    body = render_many(ctx, [obj], plan)[0]
+    key = next(k for k in body if k not in {"id", "uid", "model-name"})
+    return {key: body[key]}
+
+
+def render_record(ctx, table_name: str, obj: Any) -> dict[str, Any]:
+    return render_many(ctx, [obj], Plan(meta=table_meta(table_name)))[0]
+
+
+def models_list(ctx, filter_text: str | None) -> list[dict[str, Any]]:
+    """Exposed tables (AD_Table rows) the role may read, filtered by ``filter_text``."""
+    from apps.records.models import Table
+
+    meta = table_meta("AD_Table")
+    readable = access.table_access(ctx)
+    qs = Table.objects.filter(is_active=True).filter(compile_filter(meta, filter_text)).order_by("table_name")
+    return [
+        {
+            "id": table.id,
+            "uid": str(table.uid),
+            "model-name": table.table_name.lower(),
+            "name": table.name,
+            "description": table.description,
+        }
+        for table in qs
+        if readable is None or table.table_name.lower() in readable
+    ]
+
+
+def reference_values(ctx, ident: str) -> dict[str, Any]:
+    from apps.records.models import Reference
+
+    text = str(ident).strip()
+    if "\x00" in text:
+        raise NotFound(f"No reference '{ident}'.")
+    qs = Reference.objects.filter(is_active=True)
+    if text.isascii() and text.isdigit() and len(text) < 19:
+        ref = qs.filter(pk=int(text)).first()
+    else:
+        try:
+            ref = qs.filter(uid=uuid.UUID(text)).first()
+        except ValueError:
+            ref = qs.filter(name=text).first()
+    if ref is None:
+        raise NotFound(f"No reference '{ident}'.")
+    values = ref.values.filter(is_active=True).order_by("seq_no", "value")
+    return {"name": ref.name, "reflist": [{"value": v.value, "name": v.name} for v in values]}
+
+
+def forms_list(ctx, filter_text: str | None) -> list[dict[str, Any]]:
+    """Active forms (AD_Form), filtered by ``filter_text``, at most REST_MAX_RECORDS_SIZE of them."""
+    from apps.records.models import Form
+
+    meta = table_meta("AD_Form")
+    qs = Form.objects.filter(is_active=True).filter(compile_filter(meta, filter_text)).order_by("name")
+    limit = max_records(ctx)
+    return [
+        {
+            "id": form.id,
+            "uid": str(form.uid),
+            "name": form.name,
+            "description": form.description,
+            "help": form.help,
+            "classname": form.classname,
+            "model-name": "ad_form",
+        }
+        for form in (qs[:limit] if limit > 0 else qs)
+    ]

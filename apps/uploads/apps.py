@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+
+
+class UploadsConfig(AppConfig):
+    name = "apps.uploads"
+    label = "uploads"
+
+    def ready(self) -> None:
+        from django.conf import settings
+
+        schedule = getattr(settings, "CELERY_BEAT_SCHEDULE", None)
+        if isinstance(schedule, dict):
+            schedule.setdefault(
+                "uploads-purge",
+                {"task": "apps.uploads.tasks.purge_uploads", "schedule": 15 * 60.0},
+            )

@@ -1,0 +1,313 @@
+"""iDempiere REST uploads (DESIGN §8, seed 000): thin views over the upload engine.
+
+``POST /uploads`` opens a session; ``PUT /uploads/{id}/chunks/{chunkOrder}`` (1-based) streams one
+chunk; ``GET``/``DELETE /uploads/{id}``; ``GET /uploads/{id}/file``; ``GET /uploads`` lists pending
+sessions. Chunk PUTs and GETs also accept a presigned URL instead of a bearer token.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+from urllib.parse import quote
+
+from django.conf import settings
+from django.http import StreamingHttpResponse
+from django.urls import path
+from django.utils.http import content_disposition_header
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.core import signing
+from apps.core.context import get_context
+from apps.core.errors import BadRequest, Conflict, NotReady
+from apps.uploads import selectors, services
+from apps.uploads.dialects.common import request_body_stream
+from apps.uploads.models import UploadSession
+from apps.uploads.serializers import (
+    AnyRawBodyParser,
+    ChunkOut,
+    FileJsonOut,
+    MessageOut,
+    RawBodyParser,
+    UploadCreatedOut,
+    UploadCreateIn,
+    UploadStatusOut,
+)
+
+DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
+TAGS = ["uploads"]
+State = UploadSession.State
+
+
+# --- Helpers ---------------------------------------------------------------------------------------
+
+
+def _base_url(request) -> str:
+    return (settings.PUBLIC_BASE_URL or request.build_absolute_uri("/")).rstrip("/")
+
+
+def _upload_path(session: UploadSession) -> str:
+    return f"/api/v1/uploads/{session.uid}"
+
+
+def _presigned(request, session: UploadSession, method: str, suffix: str, expires_in: int) -> str:
+    scope = _upload_path(session) + ("/chunks/" if method == "PUT" else "")
+    query = signing.sign_query(
+        method=method, scope=scope, subject=str(session.uid), expires_in=expires_in
+    )
+    return f"{_base_url(request)}{_upload_path(session)}{suffix}?{query}"
+
+
+def _chunk_url(request, session: UploadSession) -> str:
+    seconds = max(1, int((session.expires_at - session.created).total_seconds()))
+    return _presigned(request, session, "PUT", "/chunks/{chunkOrder}", seconds)
+
+
+def _session_of(request, upload_id: str, method: str) -> UploadSession:
+    """The owner's session (bearer/Basic) or the one a valid presigned URL names."""
+    params = request.query_params
+    if signing.is_presigned(params):
+        signing.verify(
+            method=method, path=request.path, subject=str(upload_id), params=params
+        )
+        return selectors.session_for_signature(upload_id)
+    return selectors.session_for_owner(get_context(request), upload_id)
+
+
+def _status_message(session: UploadSession) -> str:
+    return {
+        State.INITIATED: "Upload session created; waiting for chunks.",
+        State.UPLOADING: "Receiving chunks.",
+        State.PROCESSING: "All chunks received; the file is being assembled.",
+        State.COMPLETED: "Upload completed.",
+        State.FAILED: f"Upload failed: {session.failure_reason}",
+        State.CANCELLED: "Upload cancelled.",
+        State.EXPIRED: "Upload session expired.",
+    }[session.state]
+
+
+def _status_body(session: UploadSession) -> dict[str, Any]:
+    chunks = [
+        {"chunkOrder": c.index + 1, "receivedSize": c.size}
+        for c in selectors.session_chunks(session)
+    ]
+    body: dict[str, Any] = {
+        "uploadId": str(session.uid),
+        "fileName": session.file_name,
+        "contentType": session.content_type,
+        "fileSize": session.size,
+        "chunkSize": session.chunk_size,
+        "status": session.state,
+        "uploadedChunks": chunks,
+        "totalReceivedSize": session.received_bytes,
+        "expiresAt": session.expires_at.isoformat(),
+        "message": _status_message(session),
+    }
+    if session.stored_file_id:
+        body["sha256"] = session.stored_file.sha256
+    image_id = (session.result_refs or {}).get("imageId")
+    if session.location == "IMAGE" and image_id is not None:
+        body["imageId"] = image_id  # recorded by the consumer that made the image (dms)
+    return body
+
+
+# --- Views ------------------------------------------------------------------------------------------
+
+
+class UploadsView(APIView):
+    @extend_schema(
+        tags=TAGS, operation_id="uploads_list", responses={200: UploadStatusOut(many=True)},
+        summary="The caller's pending upload sessions",
+    )
+    def get(self, request):
+        ctx = get_context(request)
+        sessions = selectors.sessions_pending_for_owner(ctx).select_related("stored_file")
+        return Response([_status_body(s) for s in sessions])
+
+    @extend_schema(
+        tags=TAGS, operation_id="uploads_create", request=UploadCreateIn,
+        responses={201: UploadCreatedOut}, summary="Open an upload session",
+    )
+    def post(self, request):
+        ctx = get_context(request)
+        data = UploadCreateIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        chunk_size = v.get("chunkSize") or min(DEFAULT_CHUNK_SIZE, settings.UPLOAD_MAX_CHUNK_SIZE)
+        session = services.session_create(
+            ctx=ctx,
+            file_name=v["fileName"],
+            content_type=v.get("contentType") or "",
+            size=v["fileSize"],
+            chunk_size=chunk_size,
+            sha256=v.get("sha256") or None,
+            location=v.get("uploadLocation") or "",
+            expires_in=v.get("expiresInSeconds"),
+            dialect="idempiere",
+        )
+        body = {
+            "uploadId": str(session.uid),
+            "chunkSize": session.chunk_size,
+            "expiresAt": session.expires_at.isoformat(),
+            "presignedURL": _chunk_url(request, session),
+        }
+        return Response(body, status=201)
+
+
+class UploadDetailView(APIView):
+    permission_classes = (AllowAny,)  # bearer/Basic or a presigned URL, checked in the view
+
+    @extend_schema(
+        tags=TAGS, operation_id="uploads_retrieve", responses={200: UploadStatusOut},
+        parameters=[
+            OpenApiParameter(
+                "expiresInSeconds", int, description="Also answer a presigned URL for GETs."
+            )
+        ],
+        summary="Upload session status",
+    )
+    def get(self, request, upload_id: str):
+        session = _session_of(request, upload_id, "GET")
+        body = _status_body(session)
+        seconds = request.query_params.get("expiresInSeconds")
+        if seconds not in (None, ""):
+            try:
+                seconds = int(seconds)
+            except ValueError:
+                raise BadRequest("expiresInSeconds must be an integer.") from None
+            if seconds > 0:
+                seconds = min(seconds, settings.UPLOAD_MAX_EXPIRY_SECONDS)
+                body["presignedURL"] = _presigned(request, session, "GET", "", seconds)
+        return Response(body)
+
+    @extend_schema(
+        tags=TAGS, operation_id="uploads_cancel", responses={200: MessageOut},
+        summary="Cancel an upload session and delete its data",
+    )
+    def delete(self, request, upload_id: str):
+        session = selectors.session_for_owner(get_context(request), upload_id)
+        services.session_cancel(session=session)
+        return Response({"message": "Upload session cancelled."})
+
+
+class UploadChunkView(APIView):
+    permission_classes = (AllowAny,)  # bearer/Basic or a presigned URL, checked in the view
+    parser_classes = (RawBodyParser, AnyRawBodyParser)
+
+    @extend_schema(
+        tags=TAGS, operation_id="uploads_chunk_put", request={"application/octet-stream": OpenApiTypes.BINARY},
+        responses={200: ChunkOut, 409: OpenApiResponse(description="Other bytes already at this chunk"),
+                   413: OpenApiResponse(description="Chunk too large"),
+                   422: OpenApiResponse(description="X-Content-SHA256 mismatch")},
+        parameters=[
+            OpenApiParameter("X-Total-Chunks", int, OpenApiParameter.HEADER),
+            OpenApiParameter("X-Content-SHA256", str, OpenApiParameter.HEADER,
+                             description="Lower-case hex SHA-256 of the chunk"),
+        ],
+        summary="Upload one chunk (1-based chunkOrder, any order, in parallel)",
+    )
+    def put(self, request, upload_id: str, chunk_order: int):
+        session = _session_of(request, upload_id, "PUT")
+        if chunk_order < 1:
+            raise BadRequest("chunkOrder is 1-based.")
+        total = request.headers.get("X-Total-Chunks")
+        if total not in (None, ""):
+            try:
+                total_int = int(total)
+            except ValueError:
+                raise BadRequest("X-Total-Chunks must be an integer.") from None
+            if session.chunk_count is not None and total_int != session.chunk_count:
+                raise BadRequest(
+                    f"X-Total-Chunks is {total_int} but this upload has {session.chunk_count} chunks."
+                )
+        stream, length = request_body_stream(request)
+        result = services.chunk_accept(
+            session=session,
+            stream=stream,
+            length=length,
+            index=chunk_order - 1,
+            sha256=request.headers.get("X-Content-SHA256") or None,
+        )
+        message = "Chunk received." if result.created else "Chunk already received."
+        return Response(
+            {
+                "uploadId": str(session.uid),
+                "chunkOrder": chunk_order,
+                "receivedSize": result.chunk.size,
+                "message": message,
+                "isLastChunk": result.complete,
+            }
+        )
+
+
+def _file_blocks(handle: Any, block: int = 1024 * 1024):
+    try:
+        while True:
+            data = handle.read(block)
+            if not data:
+                return
+            yield data
+    finally:
+        handle.close()
+
+
+def _base64_json(session: UploadSession, handle: Any):
+    import json
+
+    head = json.dumps({"fileName": session.file_name, "contentType": session.content_type})
+    yield head[:-1].encode() + b', "data": "'
+    for data in _file_blocks(handle, 3 * 256 * 1024):  # a multiple of 3: no padding mid-stream
+        yield base64.b64encode(data)
+    yield b'"}'
+
+
+class UploadFileView(APIView):
+    permission_classes = (AllowAny,)  # bearer/Basic or a presigned URL, checked in the view
+
+    @extend_schema(
+        tags=TAGS, operation_id="uploads_file",
+        parameters=[OpenApiParameter("asJson", bool, description="Answer base64 in JSON")],
+        responses={
+            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            (200, "application/json"): FileJsonOut,
+            409: OpenApiResponse(description="Still processing (Retry-After) or not complete"),
+        },
+        summary="The uploaded file's bytes",
+    )
+    def get(self, request, upload_id: str):
+        session = _session_of(request, upload_id, "GET")
+        if session.state == State.PROCESSING:
+            raise NotReady("The upload is still being processed.", retry_after=2)
+        if session.state != State.COMPLETED or session.stored_file is None:
+            raise Conflict(_status_message(session))
+        stored = session.stored_file
+        handle = services.stored_file_open(stored)
+        content_type = session.content_type or stored.content_type or "application/octet-stream"
+        if str(request.query_params.get("asJson", "")).lower() in ("true", "1", "yes"):
+            response = StreamingHttpResponse(
+                _base64_json(session, handle), content_type="application/json"
+            )
+            return response
+        response = StreamingHttpResponse(_file_blocks(handle), content_type=content_type)
+        response["Content-Length"] = str(stored.size)
+        response["ETag"] = f'"{stored.sha256}"'
+        response["Content-Disposition"] = content_disposition_header(
+            as_attachment=True, filename=session.file_name
+        ) or f"attachment; filename*=UTF-8''{quote(session.file_name)}"
+        return response
+
+
+urlpatterns = [
+    path("uploads", UploadsView.as_view(), name="uploads"),
+    path("uploads/<str:upload_id>", UploadDetailView.as_view(), name="upload-detail"),
+    path(
+        "uploads/<str:upload_id>/chunks/<int:chunk_order>",
+        UploadChunkView.as_view(),
+        name="upload-chunk",
+    ),
+    path("uploads/<str:upload_id>/file", UploadFileView.as_view(), name="upload-file"),
+]

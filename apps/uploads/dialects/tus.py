@@ -1,0 +1,363 @@
+"""tus 1.0 (https://tus.io/protocols/resumable-upload): thin views over the upload engine.
+
+Core, creation, creation-with-upload, creation-defer-length, termination, checksum (sha1, sha256,
+md5) and expiration. ``POST /tus/`` creates an upload session, ``HEAD /tus/{id}`` answers its offset,
+``PATCH /tus/{id}`` appends bytes at the current offset, ``DELETE /tus/{id}`` terminates it. A
+finished tus upload is an upload session like any other (the engine finalizes it).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Any
+
+from django.conf import settings
+from django.urls import path
+from django.utils.http import http_date
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.parsers import BaseParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.permissions import HasRequestContext
+from apps.core.context import get_context
+from apps.core.errors import (
+    ApplicationError,
+    BadRequest,
+    Conflict,
+    NotFound,
+    PayloadTooLarge,
+    PreconditionFailed,
+    UnsupportedMediaType,
+)
+from apps.uploads import selectors, services
+from apps.uploads.dialects.common import request_body_stream
+from apps.uploads.models import UploadSession
+from apps.uploads.serializers import AnyRawBodyParser
+
+TUS_VERSION = "1.0.0"
+TUS_EXTENSIONS = (
+    "creation,creation-with-upload,creation-defer-length,termination,checksum,expiration"
+)
+CHECKSUM_ALGORITHMS = ("sha1", "sha256", "md5")
+DIGEST_SIZES = {"sha1": 20, "sha256": 32, "md5": 16}
+OFFSET_STREAM = "application/offset+octet-stream"
+MAX_METADATA_LENGTH = 4096
+TAGS = ["uploads (tus)"]
+_DIGITS = re.compile(r"^[0-9]{1,18}$")
+
+
+class OffsetOctetStreamParser(BaseParser):
+    """Declares tus bodies; views never parse them (the engine streams the raw request)."""
+
+    media_type = OFFSET_STREAM
+
+    def parse(self, stream, media_type=None, parser_context=None):  # pragma: no cover
+        return None
+
+
+class TusChecksumMismatch(ApplicationError):
+    status, title, code = 460, "Checksum Mismatch", "checksum_mismatch"
+
+
+class AllowOptions(HasRequestContext):
+    """Discovery (OPTIONS) is open; every other call needs the usual authentication."""
+
+    def has_permission(self, request, view) -> bool:
+        return request.method == "OPTIONS" or super().has_permission(request, view)
+
+
+# --- Wire parsing ------------------------------------------------------------------------------------
+
+
+def _header_int(request: Any, name: str) -> int | None:
+    raw = request.headers.get(name)
+    if raw is None:
+        return None
+    if not _DIGITS.match(raw.strip()):
+        raise BadRequest(f"{name} must be a non-negative integer.")
+    return int(raw.strip())
+
+
+def parse_metadata(raw: str | None) -> dict[str, str]:
+    """Upload-Metadata: comma-separated ``key base64(value)`` pairs (the value may be absent)."""
+    if raw is None or not raw.strip():
+        return {}
+    if len(raw) > MAX_METADATA_LENGTH:
+        raise BadRequest("Upload-Metadata is too long.")
+    metadata: dict[str, str] = {}
+    for pair in raw.split(","):
+        parts = pair.strip().split(" ")
+        key = parts[0]
+        if not key or len(parts) > 2 or key in metadata:
+            raise BadRequest("Upload-Metadata must be comma-separated 'key base64value' pairs.")
+        value = ""
+        if len(parts) == 2:
+            try:
+                value = base64.b64decode(parts[1], validate=True).decode("utf-8", "replace")
+            except (binascii.Error, ValueError):
+                raise BadRequest(f"Upload-Metadata value of {key!r} is not base64.") from None
+        metadata[key] = value
+    return metadata
+
+
+def parse_checksum(raw: str | None) -> tuple[str, str] | None:
+    """Upload-Checksum ``<algorithm> <base64 digest>`` → (algorithm, hex digest)."""
+    if raw is None:
+        return None
+    parts = raw.strip().split(" ")
+    if len(parts) != 2:
+        raise BadRequest("Upload-Checksum must be '<algorithm> <base64 digest>'.")
+    algo = parts[0].lower()
+    if algo not in CHECKSUM_ALGORITHMS:
+        raise BadRequest(f"Unsupported checksum algorithm {parts[0]!r}.")
+    try:
+        digest = base64.b64decode(parts[1], validate=True)
+    except (binascii.Error, ValueError):
+        raise BadRequest("The Upload-Checksum digest is not base64.") from None
+    if len(digest) != DIGEST_SIZES[algo]:
+        raise BadRequest(f"The Upload-Checksum digest is not a {algo} digest.")
+    return algo, digest.hex()
+
+
+def _media_type(request: Any) -> str:
+    return (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+
+
+def _has_body(request: Any) -> bool:
+    meta = request._request.META
+    return meta.get("CONTENT_LENGTH") not in (None, "", "0") or (
+        "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower()
+    )
+
+
+def _accept(session: UploadSession, request: Any, offset: int,
+            checksum: tuple[str, str] | None) -> UploadSession:
+    """Append the request body at ``offset``; a checksum mismatch answers 460 (nothing kept)."""
+    stream, length = request_body_stream(request)
+    # (While the length is deferred the engine bounds the upload by Tus-Max-Size.)
+    # tus clients often send a whole file in one PATCH: without a checksum to verify over the
+    # whole body, one larger than an engine chunk is appended as consecutive chunks.
+    if session.size is not None and length is not None and offset + length > session.size:
+        raise PayloadTooLarge("The body goes beyond Upload-Length.")
+    max_chunk = int(settings.UPLOAD_MAX_CHUNK_SIZE)
+    pieces = [length]
+    if length is not None and length > max_chunk and checksum is None:
+        pieces = [min(max_chunk, length - start) for start in range(0, length, max_chunk)]
+    try:
+        for piece in pieces:
+            # A PATCH whose connection drops keeps the bytes that arrived (tus core: the client
+            # resumes from the offset HEAD answers).
+            result = services.chunk_accept(
+                session=session, stream=stream, length=piece, offset=offset, checksum=checksum,
+                partial_ok=True,
+            )
+            offset = result.session.received_bytes
+            if piece is not None and result.chunk.size < piece:
+                break  # the body ended early
+    except services.ChecksumMismatch as error:
+        raise TusChecksumMismatch(error.detail) from None
+    return result.session
+
+
+# --- Rendering ---------------------------------------------------------------------------------------
+
+
+def _upload_url(request: Any, session: UploadSession) -> str:
+    base = (settings.PUBLIC_BASE_URL or request.build_absolute_uri("/")).rstrip("/")
+    return f"{base}/api/v1/tus/{session.uid}"
+
+
+def _upload_headers(session: UploadSession) -> dict[str, str]:
+    return {
+        "Upload-Offset": str(session.received_bytes),
+        "Upload-Expires": http_date(session.expires_at.timestamp()),
+    }
+
+
+def _tus_session(request: Any, upload_id: str) -> UploadSession:
+    """The caller's tus upload; terminated ones answer 404 (others' and unknown ones too)."""
+    session = selectors.session_for_owner(get_context(request), upload_id)
+    if session.dialect != "tus":
+        raise NotFound("No such upload.")
+    return session
+
+
+# --- Views -------------------------------------------------------------------------------------------
+
+TUS_RESUMABLE = OpenApiParameter(
+    "Tus-Resumable", str, OpenApiParameter.HEADER, required=True, enum=[TUS_VERSION]
+)
+
+
+class TusView(APIView):
+    permission_classes = (AllowOptions,)
+    parser_classes = (OffsetOctetStreamParser, AnyRawBodyParser)
+
+    def initial(self, request, *args: Any, **kwargs: Any) -> None:
+        if request.method != "OPTIONS" and request.headers.get("Tus-Resumable") != TUS_VERSION:
+            raise PreconditionFailed(
+                f"Tus-Resumable {TUS_VERSION} is required.", headers={"Tus-Version": TUS_VERSION}
+            )
+        super().initial(request, *args, **kwargs)
+
+    def finalize_response(self, request, response, *args: Any, **kwargs: Any):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Tus-Resumable"] = TUS_VERSION
+        if response.status_code == TusChecksumMismatch.status:
+            response.reason_phrase = TusChecksumMismatch.title
+        return response
+
+    @extend_schema(exclude=True)
+    def options(self, request, *args: Any, **kwargs: Any) -> Response:
+        response = Response(status=204)
+        response["Tus-Version"] = TUS_VERSION
+        response["Tus-Extension"] = TUS_EXTENSIONS
+        response["Tus-Max-Size"] = str(int(settings.UPLOAD_MAX_FILE_SIZE))
+        response["Tus-Checksum-Algorithm"] = ",".join(CHECKSUM_ALGORITHMS)
+        return response
+
+
+class TusCreateView(TusView):
+    @extend_schema(
+        tags=TAGS, operation_id="tus_create",
+        request={OFFSET_STREAM: OpenApiTypes.BINARY},
+        parameters=[
+            TUS_RESUMABLE,
+            OpenApiParameter("Upload-Length", int, OpenApiParameter.HEADER),
+            OpenApiParameter("Upload-Defer-Length", int, OpenApiParameter.HEADER, enum=[1]),
+            OpenApiParameter("Upload-Metadata", str, OpenApiParameter.HEADER,
+                             description="Comma-separated 'key base64value' pairs "
+                                         "(filename, filetype)"),
+            OpenApiParameter("Upload-Checksum", str, OpenApiParameter.HEADER,
+                             description="Checksum of the body sent with the creation"),
+        ],
+        responses={
+            201: OpenApiResponse(description="Created; Location, Upload-Offset, Upload-Expires"),
+            412: OpenApiResponse(description="Unsupported Tus-Resumable"),
+            413: OpenApiResponse(description="Upload-Length exceeds Tus-Max-Size"),
+            415: OpenApiResponse(description="Body without application/offset+octet-stream"),
+            460: OpenApiResponse(description="Checksum Mismatch"),
+        },
+        summary="Create a tus upload (optionally with its first bytes)",
+    )
+    def post(self, request) -> Response:
+        ctx = get_context(request)
+        size = _header_int(request, "Upload-Length")
+        defer = request.headers.get("Upload-Defer-Length")
+        if defer is not None and defer.strip() != "1":
+            raise BadRequest("Upload-Defer-Length must be 1.")
+        if (size is None) == (defer is None):
+            raise BadRequest("Send either Upload-Length or Upload-Defer-Length: 1.")
+        raw_metadata = request.headers.get("Upload-Metadata") or ""
+        metadata = parse_metadata(raw_metadata)
+        checksum = parse_checksum(request.headers.get("Upload-Checksum"))
+        with_body = _has_body(request)
+        if with_body and _media_type(request) != OFFSET_STREAM:
+            raise UnsupportedMediaType(f"A creation body must be {OFFSET_STREAM}.")
+
+        session = services.session_create(
+            ctx=ctx,
+            file_name=metadata.get("filename") or metadata.get("name") or "upload",
+            content_type=metadata.get("filetype") or metadata.get("type") or "",
+            size=size,
+            dialect="tus",
+            meta={"tusMetadata": raw_metadata} if raw_metadata else None,
+        )
+        if with_body or size == 0:
+            try:
+                session = _accept(session, request, 0, checksum)
+            except BaseException:
+                services.session_cancel(session=session)
+                raise
+        response = Response(status=201, headers=_upload_headers(session))
+        response["Location"] = _upload_url(request, session)
+        return response
+
+
+class TusUploadView(TusView):
+    def dispatch(self, request, *args: Any, **kwargs: Any):
+        # tus clients behind proxies that only pass GET/POST tunnel the method in this header.
+        override = request.headers.get("X-HTTP-Method-Override", "").upper()
+        if request.method == "POST" and override in ("PATCH", "DELETE", "HEAD"):
+            request.method = override
+        return super().dispatch(request, *args, **kwargs)
+
+    @extend_schema(
+        tags=TAGS, operation_id="tus_offset", parameters=[TUS_RESUMABLE],
+        responses={200: OpenApiResponse(description="Upload-Offset, Upload-Length")},
+        summary="The upload's offset",
+    )
+    def head(self, request, upload_id: str) -> Response:
+        session = _tus_session(request, upload_id)
+        response = Response(status=200, headers=_upload_headers(session))
+        if session.size is None:
+            response["Upload-Defer-Length"] = "1"
+        else:
+            response["Upload-Length"] = str(session.size)
+        if session.meta.get("tusMetadata"):
+            response["Upload-Metadata"] = session.meta["tusMetadata"]
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @extend_schema(
+        tags=TAGS, operation_id="tus_patch",
+        request={OFFSET_STREAM: OpenApiTypes.BINARY},
+        parameters=[
+            TUS_RESUMABLE,
+            OpenApiParameter("Upload-Offset", int, OpenApiParameter.HEADER, required=True),
+            OpenApiParameter("Upload-Length", int, OpenApiParameter.HEADER,
+                             description="Once known, for uploads created with deferred length"),
+            OpenApiParameter("Upload-Checksum", str, OpenApiParameter.HEADER,
+                             description="'<sha1|sha256|md5> <base64 digest>' of this body"),
+        ],
+        responses={
+            204: OpenApiResponse(description="Appended; the new Upload-Offset"),
+            409: OpenApiResponse(description="Upload-Offset is not the current offset"),
+            410: OpenApiResponse(description="Expired"),
+            413: OpenApiResponse(description="More bytes than Upload-Length"),
+            415: OpenApiResponse(description="Not application/offset+octet-stream"),
+            460: OpenApiResponse(description="Checksum Mismatch; nothing kept"),
+        },
+        summary="Append bytes at the current offset",
+    )
+    def patch(self, request, upload_id: str) -> Response:
+        session = _tus_session(request, upload_id)
+        if _media_type(request) != OFFSET_STREAM:
+            raise UnsupportedMediaType(f"PATCH bodies must be {OFFSET_STREAM}.")
+        offset = _header_int(request, "Upload-Offset")
+        if offset is None:
+            raise BadRequest("Upload-Offset is required.")
+        size = _header_int(request, "Upload-Length")
+        checksum = parse_checksum(request.headers.get("Upload-Checksum"))
+        if offset != session.received_bytes:
+            raise Conflict(
+                f"Upload-Offset {offset} is not the current offset {session.received_bytes}.",
+                headers={"Upload-Offset": str(session.received_bytes)},
+            )
+        if size is not None and size != session.size:
+            if session.size is not None:
+                raise BadRequest("Upload-Length cannot change once set.")
+            session = services.session_declare_size(session=session, size=size)
+        if _has_body(request):
+            session = _accept(session, request, offset, checksum)
+        return Response(status=204, headers=_upload_headers(session))
+
+    @extend_schema(
+        tags=TAGS, operation_id="tus_terminate", parameters=[TUS_RESUMABLE],
+        responses={204: OpenApiResponse(description="Terminated")},
+        summary="Terminate the upload and delete its data",
+    )
+    def delete(self, request, upload_id: str) -> Response:
+        services.session_cancel(session=_tus_session(request, upload_id))
+        return Response(status=204)
+
+
+urlpatterns = [
+    path("tus", TusCreateView.as_view(schema=None), name="tus-create-noslash"),  # alias
+    path("tus/", TusCreateView.as_view(), name="tus-create"),
+    path("tus/<str:upload_id>", TusUploadView.as_view(), name="tus-upload"),
+]

@@ -1,0 +1,191 @@
+"""The upload engine's tables: sessions and their chunks, Nuxeo batches, content-addressed files.
+
+Bytes never live in these rows: chunks are written into the session's storage (in place at their
+offset on local storage, multipart parts or staged objects on S3) and a finished upload becomes a
+:class:`StoredFile`, stored once per SHA-256 per storage and reference-counted.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from apps.core.models import AuditedModel, TenantModel
+
+
+class StorageBackend(models.TextChoices):
+    LOCAL = "local", "Local file system"
+    S3 = "s3", "S3"
+
+
+class StoredFile(AuditedModel):
+    """Bytes stored once per content (SHA-256) per storage; rows that use them hold a reference."""
+
+    sha256 = models.CharField(db_column="SHA256", max_length=64)
+    size = models.BigIntegerField(db_column="FileSize")
+    content_type = models.CharField(db_column="ContentType", max_length=255, blank=True)
+    storage_alias = models.CharField(db_column="StorageAlias", max_length=60, default="default")
+    storage_backend = models.CharField(
+        db_column="StorageBackend", max_length=10, choices=StorageBackend.choices
+    )
+    # Local root directory or S3 bucket: where the bytes are, whatever the reader's settings.
+    storage_location = models.CharField(db_column="StorageLocation", max_length=500)
+    storage_key = models.CharField(db_column="StorageKey", max_length=500)
+    ref_count = models.PositiveIntegerField(db_column="RefCount", default=0)
+
+    class Meta:
+        db_table = "AD_StoredFile"
+        constraints = (
+            models.UniqueConstraint(
+                fields=["storage_backend", "storage_location", "sha256"],
+                name="ad_storedfile_content_uniq",
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.sha256[:12]}… ({self.size} bytes)"
+
+
+class Batch(TenantModel):
+    """A Nuxeo upload batch: numbered file slots, each slot an upload session."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, db_column="AD_User_ID", on_delete=models.CASCADE, related_name="+"
+    )
+    expires_at = models.DateTimeField(db_column="ExpiresAt")
+
+    class Meta:
+        db_table = "AD_UploadBatch"
+
+    def __str__(self) -> str:
+        return f"batch {self.uid}"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
+
+
+class UploadSession(TenantModel):
+    class State(models.TextChoices):
+        INITIATED = "INITIATED"
+        UPLOADING = "UPLOADING"
+        PROCESSING = "PROCESSING"
+        COMPLETED = "COMPLETED"
+        FAILED = "FAILED"
+        CANCELLED = "CANCELLED"
+        EXPIRED = "EXPIRED"
+
+    class Mode(models.TextChoices):
+        # Local: chunks written at their offset into one file; finalize only hashes and renames.
+        IN_PLACE = "inplace"
+        # S3: chunks sent on as multipart-upload parts; finalize completes the upload.
+        PARTS = "parts"
+        # Chunks kept as separate objects/files, composed at finalize (offset or size unknown).
+        STAGED = "staged"
+
+    OPEN_STATES = (State.INITIATED, State.UPLOADING)
+    PENDING_STATES = (State.INITIATED, State.UPLOADING, State.PROCESSING)
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, db_column="AD_User_ID", on_delete=models.CASCADE, related_name="+"
+    )
+    file_name = models.CharField(db_column="FileName", max_length=255)
+    content_type = models.CharField(db_column="ContentType", max_length=255, blank=True)
+    size = models.BigIntegerField(db_column="FileSize", null=True, blank=True)
+    chunk_size = models.BigIntegerField(db_column="ChunkSize", null=True, blank=True)
+    chunk_count = models.IntegerField(db_column="ChunkCount", null=True, blank=True)
+    sha256 = models.CharField(db_column="SHA256", max_length=64, blank=True)
+    location = models.CharField(db_column="UploadLocation", max_length=40, blank=True)
+    dialect = models.CharField(db_column="Dialect", max_length=20, default="idempiere")
+    state = models.CharField(
+        db_column="State", max_length=12, choices=State.choices, default=State.INITIATED
+    )
+    failure_reason = models.CharField(db_column="FailureReason", max_length=500, blank=True)
+    expires_at = models.DateTimeField(db_column="ExpiresAt")
+    completed_at = models.DateTimeField(db_column="CompletedAt", null=True, blank=True)
+    received_bytes = models.BigIntegerField(db_column="ReceivedBytes", default=0)
+
+    mode = models.CharField(db_column="StorageMode", max_length=10, choices=Mode.choices)
+    storage_alias = models.CharField(db_column="StorageAlias", max_length=60, default="default")
+    storage_backend = models.CharField(
+        db_column="StorageBackend", max_length=10, choices=StorageBackend.choices
+    )
+    storage_location = models.CharField(db_column="StorageLocation", max_length=500)
+    # Server-made key of the assembled file (local: the in-place file; S3: the multipart target).
+    storage_key = models.CharField(db_column="StorageKey", max_length=500)
+    s3_upload_id = models.CharField(db_column="S3UploadId", max_length=500, blank=True)
+    # Whole-file hash computed by finalize, kept so a retried finalize need not hash again.
+    assembled_sha256 = models.CharField(db_column="AssembledSHA256", max_length=64, blank=True)
+    stored_file = models.ForeignKey(
+        StoredFile,
+        db_column="AD_StoredFile_ID",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="sessions",
+    )
+    batch = models.ForeignKey(
+        Batch,
+        db_column="AD_UploadBatch_ID",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="sessions",
+    )
+    batch_index = models.CharField(db_column="BatchIndex", max_length=40, blank=True)
+    # Free-form protocol metadata a dialect keeps with the session (e.g. tus Upload-Metadata).
+    meta = models.JSONField(db_column="Meta", default=dict, blank=True)
+    # What consumers made of the finished upload, recorded by them through
+    # ``services.session_record_result`` (e.g. {"imageId": 123} when dms made an image of it).
+    result_refs = models.JSONField(db_column="ResultRefs", default=dict, blank=True)
+
+    class Meta:
+        db_table = "AD_UploadSession"
+        indexes = (
+            models.Index(fields=["state", "expires_at"], name="ad_uploadsession_state_exp"),
+            models.Index(fields=["batch", "batch_index"], name="ad_uploadsession_batch_idx"),
+        )
+
+    def __str__(self) -> str:
+        return f"upload {self.uid} ({self.state})"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.state == self.State.EXPIRED or self.expires_at <= timezone.now()
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in self.OPEN_STATES
+
+
+class UploadChunk(models.Model):
+    """One received chunk. ``received=False`` is a claim while its body streams in."""
+
+    id = models.BigAutoField(primary_key=True, db_column="AD_UploadChunk_ID")
+    session = models.ForeignKey(
+        UploadSession, db_column="AD_UploadSession_ID", on_delete=models.CASCADE,
+        related_name="chunks",
+    )
+    index = models.IntegerField(db_column="ChunkIndex")  # 0-based
+    offset = models.BigIntegerField(db_column="ChunkOffset", null=True, blank=True)
+    size = models.BigIntegerField(db_column="ChunkSize", default=0)
+    sha256 = models.CharField(db_column="SHA256", max_length=64, blank=True)
+    storage_key = models.CharField(db_column="StorageKey", max_length=500, blank=True)
+    part_number = models.IntegerField(db_column="PartNumber", null=True, blank=True)
+    etag = models.CharField(db_column="ETag", max_length=200, blank=True)
+    received = models.BooleanField(db_column="IsReceived", default=False)
+    created = models.DateTimeField(db_column="Created", default=timezone.now)
+    # While the body streams in, the receiving request touches its claim now and then; a claim
+    # not touched for a while belongs to a dead process and may be taken over.
+    touched = models.DateTimeField(db_column="Touched", null=True, blank=True)
+
+    class Meta:
+        db_table = "AD_UploadChunk"
+        ordering = ("session_id", "index")
+        constraints = (
+            models.UniqueConstraint(fields=["session", "index"], name="ad_uploadchunk_index_uniq"),
+        )
+
+    def __str__(self) -> str:
+        return f"chunk {self.index} of {self.session_id}"

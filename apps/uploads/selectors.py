@@ -1,0 +1,85 @@
+"""Reads of the upload engine, scoped to the caller (owner-only; other users and tenants get 404)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from apps.core.errors import Gone, NotFound
+from apps.uploads.models import Batch, UploadChunk, UploadSession
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def sessions_of_owner(ctx: Any) -> QuerySet[UploadSession]:
+    return UploadSession.objects.filter(client_id=ctx.client_id, owner_id=ctx.user_id)
+
+
+def session_for_owner(ctx: Any, upload_id: Any) -> UploadSession:
+    """The caller's upload session: 404 for other users and tenants and once cancelled (tus
+    termination, iDempiere DELETE: the upload no longer exists), 410 once expired."""
+    uid = _uuid(upload_id)
+    session = sessions_of_owner(ctx).filter(uid=uid).first() if uid else None
+    if session is None or session.state == UploadSession.State.CANCELLED:
+        raise NotFound("No such upload.")
+    if session.is_expired:
+        raise Gone("The upload session has expired.")
+    return session
+
+
+def session_for_signature(upload_id: Any) -> UploadSession:
+    """The session a verified presigned URL names (the signature is the caller's capability);
+    404 once cancelled, 410 once expired, as :func:`session_for_owner`."""
+    uid = _uuid(upload_id)
+    session = UploadSession.objects.filter(uid=uid).first() if uid else None
+    if session is None or session.state == UploadSession.State.CANCELLED:
+        raise NotFound("No such upload.")
+    if session.is_expired:
+        raise Gone("The upload session has expired.")
+    return session
+
+
+def sessions_pending_for_owner(ctx: Any) -> QuerySet[UploadSession]:
+    """The caller's unfinished uploads that have not expired, oldest first."""
+    return (
+        sessions_of_owner(ctx)
+        .filter(state__in=UploadSession.PENDING_STATES, expires_at__gt=timezone.now())
+        .order_by("created", "id")
+    )
+
+
+def session_chunks(session: UploadSession) -> QuerySet[UploadChunk]:
+    return session.chunks.filter(received=True).order_by("index")
+
+
+def batch_for_owner(ctx: Any, batch_id: Any) -> Batch:
+    """The caller's batch: 404 for other users and tenants, 410 once expired."""
+    uid = _uuid(batch_id)
+    batch = (
+        Batch.objects.filter(client_id=ctx.client_id, owner_id=ctx.user_id, uid=uid).first()
+        if uid
+        else None
+    )
+    if batch is None:
+        raise NotFound("No such batch.")
+    if batch.is_expired:
+        raise Gone("The batch has expired.")
+    return batch
+
+
+def batch_session(batch: Batch, batch_index: str) -> UploadSession | None:
+    """The live upload in a batch's file slot (the newest, cancelled ones ignored)."""
+    return (
+        batch.sessions.filter(batch_index=str(batch_index))
+        .exclude(state__in=[UploadSession.State.CANCELLED, UploadSession.State.EXPIRED])
+        .order_by("-created", "-id")
+        .first()
+    )

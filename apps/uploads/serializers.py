@@ -1,0 +1,85 @@
+"""Wire shapes of the upload dialects (input and output kept apart)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+from rest_framework.parsers import BaseParser
+
+
+class RawBodyParser(BaseParser):
+    """Declares raw chunk bodies; views never parse them (they stream ``request._request``)."""
+
+    media_type = "application/octet-stream"
+
+    def parse(self, stream, media_type=None, parser_context=None):  # pragma: no cover
+        return None
+
+
+class AnyRawBodyParser(RawBodyParser):
+    media_type = "*/*"
+
+
+UPLOAD_LOCATIONS = ("ARCHIVE", "ATTACHMENT", "IMAGE")
+
+
+class UploadCreateIn(serializers.Serializer):
+    fileName = serializers.CharField(max_length=1000)
+    contentType = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    fileSize = serializers.IntegerField(min_value=0)
+    chunkSize = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    sha256 = serializers.RegexField(
+        r"^[0-9a-fA-F]{64}$", required=False, allow_blank=True, allow_null=True
+    )
+    uploadLocation = serializers.ChoiceField(
+        choices=UPLOAD_LOCATIONS, required=False, allow_blank=True, allow_null=True
+    )
+    expiresInSeconds = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+
+
+class UploadCreatedOut(serializers.Serializer):
+    uploadId = serializers.UUIDField()
+    chunkSize = serializers.IntegerField()
+    expiresAt = serializers.DateTimeField()
+    presignedURL = serializers.URLField()
+
+
+class ChunkOut(serializers.Serializer):
+    uploadId = serializers.UUIDField()
+    chunkOrder = serializers.IntegerField()
+    receivedSize = serializers.IntegerField()
+    message = serializers.CharField()
+    isLastChunk = serializers.BooleanField()
+
+
+class UploadedChunkOut(serializers.Serializer):
+    chunkOrder = serializers.IntegerField()
+    receivedSize = serializers.IntegerField()
+
+
+class UploadStatusOut(serializers.Serializer):
+    uploadId = serializers.UUIDField()
+    fileName = serializers.CharField()
+    contentType = serializers.CharField()
+    fileSize = serializers.IntegerField(allow_null=True)
+    chunkSize = serializers.IntegerField(allow_null=True)
+    status = serializers.ChoiceField(
+        choices=["INITIATED", "UPLOADING", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED",
+                 "EXPIRED"]
+    )
+    uploadedChunks = UploadedChunkOut(many=True)
+    totalReceivedSize = serializers.IntegerField()
+    expiresAt = serializers.DateTimeField()
+    message = serializers.CharField()
+    sha256 = serializers.CharField(required=False)
+    imageId = serializers.IntegerField(required=False)
+    presignedURL = serializers.URLField(required=False)
+
+
+class MessageOut(serializers.Serializer):
+    message = serializers.CharField()
+
+
+class FileJsonOut(serializers.Serializer):
+    fileName = serializers.CharField()
+    contentType = serializers.CharField()
+    data = serializers.CharField(help_text="The file's bytes, base64-encoded.")

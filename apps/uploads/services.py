@@ -1,0 +1,1084 @@
+"""The upload engine: sessions, chunks, finalize, content-addressed stored files (DESIGN §8).
+
+Every dialect (iDempiere, Nuxeo, tus, Axelor, Twake) ends in these functions. Request bodies are
+streamed in bounded pieces straight to their final place (local: in place at their offset in the
+session's file; S3: multipart parts, or staged objects when too small for a part), hashed while
+written; the session row is locked only to claim a chunk and to record it, never while bytes flow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import mimetypes
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import IO, Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from apps.core.errors import (
+    ApplicationError,
+    BadRequest,
+    Conflict,
+    Gone,
+    NotReady,
+    PayloadTooLarge,
+    Unprocessable,
+)
+from apps.uploads import storage as st
+from apps.uploads.models import Batch, StoredFile, UploadChunk, UploadSession
+
+logger = logging.getLogger("ledgerdoc.uploads")
+
+State = UploadSession.State
+Mode = UploadSession.Mode
+
+CHECKSUM_ALGORITHMS = ("sha1", "sha256", "md5")
+# A claimed chunk whose receiving request has not touched it for this long (the request touches it
+# every CLAIM_TOUCH_SECONDS while the body streams) may be taken over by a new request.
+CLAIM_STALE_SECONDS = 120
+CLAIM_TOUCH_SECONDS = 30
+# Expired/cancelled session rows are kept this long (answering 410) before they are deleted.
+ROW_RETENTION = timedelta(days=7)
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class ChecksumMismatch(Unprocessable):
+    """The body's hash differs from the one the client declared (tus maps this to 460)."""
+
+    code = "checksum_mismatch"
+
+
+@dataclass
+class ChunkResult:
+    session: UploadSession
+    chunk: UploadChunk
+    created: bool  # False: the same bytes were already in (idempotent retry)
+    complete: bool  # every byte is in; finalize is (or was) enqueued
+
+
+# --- Helpers ---------------------------------------------------------------------------------------
+
+
+def sanitize_file_name(name: str | None, default: str = "upload") -> str:
+    """A display name safe anywhere: no separators, no control characters, length-capped."""
+    name = unicodedata.normalize("NFC", str(name or ""))
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = name.strip().strip(".").strip()
+    limit = int(getattr(settings, "FILE_NAME_MAX_LENGTH", 200))
+    if len(name) > limit:
+        stem, dot, ext = name.rpartition(".")
+        if dot and 0 < len(ext) <= 16:
+            name = stem[: limit - len(ext) - 1] + "." + ext
+        else:
+            name = name[:limit]
+    return name or default
+
+
+def _normalize_sha256(value: str | None, what: str = "sha256") -> str:
+    if not value:
+        return ""
+    value = str(value).strip().lower()
+    if not _HEX64.match(value):
+        raise BadRequest(f"{what} must be 64 hexadecimal characters.")
+    return value
+
+
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"%PDF-", "application/pdf"),
+    (b"PK\x03\x04", "application/zip"),
+    (b"\x1f\x8b", "application/gzip"),
+)
+
+
+def sniff_content_type(head: bytes, file_name: str = "", declared: str = "") -> str:
+    for magic, mime in _MAGIC:
+        if head.startswith(magic):
+            if mime == "application/zip" and declared and declared != "application/zip":
+                return declared  # docx/xlsx/odt are zips: keep the more precise declared type
+            return mime
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if declared and declared != "application/octet-stream":
+        return declared
+    guessed = mimetypes.guess_type(file_name)[0] if file_name else None
+    return guessed or declared or "application/octet-stream"
+
+
+def _session_storage(session: UploadSession) -> Any:
+    return st.storage_for(session.storage_alias, session.storage_backend, session.storage_location)
+
+
+def _file_storage(stored_file: StoredFile) -> Any:
+    return st.storage_for(
+        stored_file.storage_alias, stored_file.storage_backend, stored_file.storage_location
+    )
+
+
+def _prefix(session: UploadSession) -> str:
+    return f"uploads/{session.uid}/"
+
+
+def _staged_key(session: UploadSession, index: int) -> str:
+    return f"{_prefix(session)}chunks/{index:06d}"
+
+
+def _content_key(sha256: str) -> str:
+    return f"files/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
+def _enqueue_finalize(session_id: int) -> None:
+    from apps.uploads.tasks import finalize_upload
+
+    transaction.on_commit(lambda: finalize_upload.delay(session_id))
+
+
+def _enqueue_free(stored_file_id: int) -> None:
+    from apps.uploads.tasks import free_stored_file
+
+    transaction.on_commit(lambda: free_stored_file.delay(stored_file_id))
+
+
+def _raise_if_closed(session: UploadSession) -> None:
+    if session.state == State.CANCELLED:
+        raise Gone("The upload was cancelled.")
+    if session.is_expired:
+        raise Gone("The upload session has expired.")
+    if session.state == State.FAILED:
+        raise Conflict(f"The upload failed: {session.failure_reason}")
+
+
+# --- Sessions ----------------------------------------------------------------------------------------
+
+
+def session_create(
+    *,
+    ctx: Any,
+    file_name: str,
+    content_type: str = "",
+    size: int | None,
+    chunk_size: int | None = None,
+    chunk_count: int | None = None,
+    sha256: str | None = None,
+    location: str = "",
+    expires_in: int | None = None,
+    dialect: str = "idempiere",
+    batch: Batch | None = None,
+    batch_index: str | None = None,
+    meta: dict[str, Any] | None = None,
+) -> UploadSession:
+    """A new upload session of the caller; sizes and counts bounded by the UPLOAD_* settings.
+
+    ``meta`` is protocol metadata a dialect keeps with the session (e.g. tus Upload-Metadata).
+    """
+    max_file = int(settings.UPLOAD_MAX_FILE_SIZE)
+    max_chunk = int(settings.UPLOAD_MAX_CHUNK_SIZE)
+    max_chunks = int(settings.UPLOAD_MAX_CHUNKS)
+    if size is not None:
+        size = _int(size, "fileSize")
+        if size < 0:
+            raise BadRequest("fileSize must not be negative.")
+        if size > max_file:
+            raise PayloadTooLarge(f"The file is larger than the limit of {max_file} bytes.")
+    if chunk_size is not None:
+        chunk_size = _int(chunk_size, "chunkSize")
+        if chunk_size < max(1, int(getattr(settings, "UPLOAD_MIN_CHUNK_SIZE", 1))):
+            raise BadRequest("chunkSize is too small.")
+        if chunk_size > max_chunk:
+            raise PayloadTooLarge(f"chunkSize is larger than the limit of {max_chunk} bytes.")
+    if chunk_count is not None:
+        chunk_count = _int(chunk_count, "chunk count")
+        if chunk_count < 1 or chunk_count > max_chunks:
+            raise BadRequest(f"The chunk count must be between 1 and {max_chunks}.")
+    if size is not None and chunk_size is not None:
+        needed = max(1, math.ceil(size / chunk_size))
+        if needed > max_chunks:
+            raise BadRequest(f"{needed} chunks would exceed the limit of {max_chunks}.")
+        if chunk_count is not None and chunk_count != needed:
+            raise BadRequest(f"fileSize and chunkSize make {needed} chunks, not {chunk_count}.")
+        chunk_count = needed
+    if (
+        size is not None and chunk_count is not None and chunk_size is None and size > 0
+        and math.ceil(size / chunk_count) > max_chunk
+    ):
+        raise PayloadTooLarge("The chunks would be larger than the chunk size limit.")
+    default_expiry = int(settings.UPLOAD_DEFAULT_EXPIRY_SECONDS)
+    max_expiry = int(settings.UPLOAD_MAX_EXPIRY_SECONDS)
+    expires_in = default_expiry if expires_in in (None, "") else _int(expires_in, "expiresInSeconds")
+    if expires_in < 1 or expires_in > max_expiry:
+        raise BadRequest(f"expiresInSeconds must be between 1 and {max_expiry}.")
+
+    place = st.current_place()
+    offsets_known = chunk_size is not None or chunk_count in (None, 1)
+    if place.backend == "local":
+        mode = Mode.IN_PLACE if offsets_known else Mode.STAGED
+    else:
+        parts_ok = (
+            chunk_size is not None and chunk_size >= st.S3_MIN_PART_SIZE and (chunk_count or 1) <= 10_000
+        )
+        mode = Mode.PARTS if parts_ok else Mode.STAGED
+
+    with transaction.atomic():
+        session = UploadSession(
+            client_id=ctx.client_id,
+            org_id=ctx.org_id,
+            created_by_id=ctx.user_id,
+            updated_by_id=ctx.user_id,
+            owner_id=ctx.user_id,
+            file_name=sanitize_file_name(file_name),
+            content_type=(content_type or "")[:255],
+            size=size,
+            chunk_size=chunk_size,
+            chunk_count=chunk_count,
+            sha256=_normalize_sha256(sha256),
+            location=(location or "").strip().upper()[:40],
+            dialect=dialect,
+            expires_at=timezone.now() + timedelta(seconds=expires_in),
+            mode=mode,
+            storage_alias=place.alias,
+            storage_backend=place.backend,
+            storage_location=place.location,
+            batch=batch,
+            batch_index=str(batch_index or "")[:40],
+            meta=dict(meta or {}),
+        )
+        session.storage_key = (
+            f"uploads/{session.uid}/data" if place.backend == "local" else f"blobs/{session.uid}"
+        )
+        if mode == Mode.PARTS:
+            storage = st.storage_for(place.alias, place.backend, place.location)
+            session.s3_upload_id = st.s3_create_multipart(
+                storage, session.storage_key, session.content_type
+            )
+        session.save()
+    return session
+
+
+def _int(value: Any, what: str) -> int:
+    if isinstance(value, bool):
+        raise BadRequest(f"{what} must be an integer.")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise BadRequest(f"{what} must be an integer.") from None
+
+
+def session_declare_size(*, session: UploadSession, size: int) -> UploadSession:
+    """Set a size left open at creation (tus deferred length); may complete the upload."""
+    size = _int(size, "size")
+    if size < 0:
+        raise BadRequest("The size must not be negative.")
+    if size > int(settings.UPLOAD_MAX_FILE_SIZE):
+        raise PayloadTooLarge("The file is larger than the limit.")
+    with transaction.atomic():
+        locked = UploadSession.objects.select_for_update().get(pk=session.pk)
+        _raise_if_closed(locked)
+        if locked.size is not None:
+            if locked.size != size:
+                raise Conflict("The upload's size is already declared.")
+            return locked
+        if locked.received_bytes > size:
+            raise Conflict("More bytes than that were already received.")
+        locked.size = size
+        if locked.is_open and _all_in(locked):
+            locked.state = State.PROCESSING
+            _enqueue_finalize(locked.pk)
+        locked.save(update_fields=["size", "state", "updated"])
+    return locked
+
+
+def session_cancel(*, session: UploadSession) -> None:
+    """Cancel: chunks and staging deleted; a finished upload's stored file released."""
+    with transaction.atomic():
+        locked = UploadSession.objects.select_for_update().filter(pk=session.pk).first()
+        if locked is None or locked.state == State.CANCELLED:
+            return
+        if locked.stored_file_id:
+            stored_file_release(stored_file=locked.stored_file)
+        locked.state = State.CANCELLED
+        locked.save(update_fields=["state", "updated"])
+        locked.chunks.all().delete()
+        transaction.on_commit(lambda: _cleanup_bytes(locked))
+    session.state = State.CANCELLED
+
+
+def _cleanup_bytes(session: UploadSession) -> None:
+    """Remove everything an unfinished (or finished) session left in storage, except its file."""
+    storage = _session_storage(session)
+    backend = session.storage_backend
+    try:
+        if session.s3_upload_id:
+            st.s3_abort(storage, session.storage_key, session.s3_upload_id)
+        st.delete_prefix(storage, backend, _prefix(session))
+        kept = session.stored_file.storage_key if session.stored_file_id else None
+        if backend == "s3" and session.storage_key != kept:
+            st.delete(storage, backend, session.storage_key)
+    except Exception:
+        logger.exception("Cleaning up upload %s failed", session.uid)
+
+
+# --- Chunks ------------------------------------------------------------------------------------------
+
+
+def _all_in(session: UploadSession) -> bool:
+    if session.chunk_count is not None:
+        done = session.chunks.filter(received=True).count()
+        return done >= session.chunk_count
+    return session.size is not None and session.received_bytes >= session.size
+
+
+def _expected_length(session: UploadSession, index: int) -> int | None:
+    if session.chunk_size is None or session.size is None or session.chunk_count is None:
+        return None
+    if index < session.chunk_count - 1:
+        return session.chunk_size
+    return session.size - session.chunk_size * (session.chunk_count - 1)
+
+
+def chunk_accept(
+    *,
+    session: UploadSession,
+    stream: Any,
+    length: int | None,
+    index: int | None = None,
+    offset: int | None = None,
+    sha256: str | None = None,
+    checksum: tuple[str, str] | None = None,
+    partial_ok: bool = False,
+) -> ChunkResult:
+    """Take one chunk's body from ``stream`` (``length`` bytes, or to EOF when None).
+
+    ``index`` is 0-based; without it the chunk goes at ``offset`` (or at the end), which must be
+    where the received bytes end (tus, Axelor). ``sha256``/``checksum`` are verified before the
+    chunk counts: a mismatch answers 422 and nothing is kept. While the session's size is unknown,
+    no chunk may take the received bytes past ``UPLOAD_MAX_FILE_SIZE`` (413, nothing kept).
+
+    A body that ends before ``length`` bytes is refused (400) unless ``partial_ok`` (tus: the bytes
+    that arrived count and the offset advances; ``ChunkResult.chunk.size`` says how many). Appends
+    only (``index`` None) and local storage only: elsewhere a short body is still refused.
+    """
+    declared_sha = _normalize_sha256(sha256, "X-Content-SHA256")
+    appending = index is None
+    if checksum is not None:
+        algo, digest = checksum[0].lower(), str(checksum[1]).lower()
+        if algo not in CHECKSUM_ALGORITHMS:
+            raise BadRequest(f"Unsupported checksum algorithm {algo!r}.")
+        checksum = (algo, digest)
+    max_chunk = int(settings.UPLOAD_MAX_CHUNK_SIZE)
+    if length is not None:
+        length = _int(length, "Content-Length")
+        if length < 0:
+            raise BadRequest("Content-Length must not be negative.")
+        if length > max_chunk:
+            raise PayloadTooLarge(f"A chunk may not be larger than {max_chunk} bytes.")
+
+    # 1. Claim the index under the session lock (short transaction, no bytes read yet).
+    with transaction.atomic():
+        locked = UploadSession.objects.select_for_update().get(pk=session.pk)
+        if locked.state == State.CANCELLED or locked.is_expired:
+            _raise_if_closed(locked)
+        if index is None:
+            position = locked.received_bytes if offset is None else _int(offset, "offset")
+            if position != locked.received_bytes:
+                raise Conflict(
+                    f"The offset {position} does not match the {locked.received_bytes} bytes "
+                    "received.",
+                    extra={"offset": locked.received_bytes},
+                )
+            if locked.chunks.filter(received=False).exists():
+                raise NotReady("Another chunk of this upload is being received.")
+            index = locked.chunks.count()
+            chunk_offset: int | None = position
+        else:
+            index = _int(index, "chunk index")
+            if index < 0 or index >= int(settings.UPLOAD_MAX_CHUNKS) or (
+                locked.chunk_count is not None and index >= locked.chunk_count
+            ):
+                raise BadRequest(f"Chunk {index + 1} is outside this upload's chunks.")
+            if locked.chunk_size is not None:
+                chunk_offset = index * locked.chunk_size
+            elif index == 0:
+                chunk_offset = 0
+            else:
+                chunk_offset = None if offset is None else _int(offset, "offset")
+
+        expected = _expected_length(locked, index)
+        limit = max_chunk if expected is None else expected
+        if locked.size is not None and chunk_offset is not None:
+            limit = min(limit, max(0, locked.size - chunk_offset))
+        if locked.size is None:
+            # Size unknown yet (tus deferred length, Nuxeo without X-File-Size): the file limit
+            # bounds what may still come.
+            max_file = int(settings.UPLOAD_MAX_FILE_SIZE)
+            room = max(0, max_file - max(locked.received_bytes, chunk_offset or 0))
+            if length is not None and length > room:
+                raise PayloadTooLarge(f"The file would be larger than the limit of {max_file} bytes.")
+            limit = min(limit, room)
+        if length is not None and length > limit:
+            raise PayloadTooLarge(f"Chunk {index + 1} may hold at most {limit} bytes.")
+        if expected is not None and length is not None and length != expected:
+            raise BadRequest(f"Chunk {index + 1} must be {expected} bytes, not {length}.")
+
+        existing = UploadChunk.objects.select_for_update().filter(session=locked, index=index).first()
+        now = timezone.now()
+        if existing is not None and not existing.received:
+            last_sign_of_life = existing.touched or existing.created
+            if (now - last_sign_of_life).total_seconds() < CLAIM_STALE_SECONDS:
+                raise NotReady(f"Chunk {index + 1} is being received by another request.")
+            existing.created = now
+            existing.touched = None
+            existing.save(update_fields=["created", "touched"])
+            claim = existing
+        elif existing is None:
+            if not locked.is_open:
+                _raise_if_closed(locked)
+                raise Conflict("The upload already has all its bytes.")
+            claim = UploadChunk.objects.create(
+                session=locked, index=index, offset=chunk_offset, received=False, created=now
+            )
+        else:
+            claim = None  # already received: compare the bytes, keep nothing
+        if claim is not None and locked.state == State.INITIATED:
+            locked.state = State.UPLOADING
+            locked.save(update_fields=["state", "updated"])
+
+    extra_hashes = [checksum[0]] if checksum and checksum[0] != "sha256" else []
+    reader = st.HashingReader(stream, length, limit, extra_hashes)
+    # A short body can be kept where its bytes are already in their place when it ends: appended
+    # in place or to a local staged file (an S3 PUT/part announced its length up front).
+    reader.partial_ok = bool(
+        partial_ok and appending and claim is not None
+        and (locked.mode == Mode.IN_PLACE or locked.storage_backend == "local")
+    )
+    if claim is not None:
+        reader.on_progress = _claim_toucher(claim)
+
+    # 2a. A chunk already in: hash the body, keep nothing.
+    if claim is None:
+        reader.drain()
+        digest = reader.sha256.hexdigest()
+        _verify(reader, declared_sha, checksum)
+        if digest != existing.sha256 or reader.count != existing.size:
+            raise Conflict(f"Chunk {index + 1} was already received with other bytes.")
+        return ChunkResult(locked, existing, created=False, complete=not locked.is_open)
+
+    # 2b. Stream the body to its place without holding any lock.
+    storage = _session_storage(locked)
+    backend = locked.storage_backend
+    part_etag = ""
+    key = ""
+    try:
+        if locked.mode == Mode.IN_PLACE:
+            if chunk_offset is None:
+                raise BadRequest("This upload needs the chunk's offset.")
+            key = locked.storage_key
+            st.local_write_at(storage, key, chunk_offset, reader)
+        elif locked.mode == Mode.PARTS:
+            if length is None:
+                raise BadRequest("Content-Length is required.")
+            key = locked.storage_key
+            part_etag = st.s3_upload_part(
+                storage, key, locked.s3_upload_id, index + 1, reader, length
+            )
+        else:
+            key = _staged_key(locked, index)
+            if backend == "local":
+                st.local_write_file(storage, key, reader)
+            else:
+                if length is None:
+                    raise BadRequest("Content-Length is required.")
+                st.s3_put_stream(storage, key, reader, length)
+        if length is None and expected is not None and reader.count != expected:
+            raise BadRequest(f"Chunk {index + 1} must be {expected} bytes, not {reader.count}.")
+        _verify(reader, declared_sha, checksum)
+    except BaseException:
+        _drop_claim(claim, locked, storage, key)
+        raise
+
+    # 3. Record it under the lock; enqueue finalize when the last byte is in. A refusal here
+    #    leaves the transaction first, so dropping the claim is not rolled back with it.
+    refusal: ApplicationError | None = None
+    with transaction.atomic():
+        locked = UploadSession.objects.select_for_update().get(pk=session.pk)
+        chunk = UploadChunk.objects.select_for_update().filter(pk=claim.pk).first()
+        total = locked.received_bytes + reader.count
+        if chunk is None or chunk.created != claim.created:
+            refusal = Conflict(f"Chunk {index + 1} was taken over by another request.")
+        elif not locked.is_open:
+            refusal = _closed_error(locked) or Conflict("The upload already has all its bytes.")
+        elif locked.size is not None and total > locked.size:
+            refusal = PayloadTooLarge("The chunks add up to more than the declared size.")
+        elif locked.size is None and total > int(settings.UPLOAD_MAX_FILE_SIZE):
+            refusal = PayloadTooLarge("The file would be larger than the limit.")
+        else:
+            chunk.received = True
+            chunk.size = reader.count
+            chunk.sha256 = reader.sha256.hexdigest()
+            chunk.storage_key = key
+            if part_etag:
+                chunk.part_number = index + 1
+                chunk.etag = part_etag
+            chunk.save()
+            locked.received_bytes = total
+            complete = _all_in(locked)
+            if complete:
+                locked.state = State.PROCESSING
+                _enqueue_finalize(locked.pk)
+            locked.save(update_fields=["received_bytes", "state", "updated"])
+    if refusal is not None:
+        _drop_claim(claim, locked, storage, key)
+        raise refusal
+    return ChunkResult(locked, chunk, created=True, complete=complete)
+
+
+def _closed_error(session: UploadSession) -> ApplicationError | None:
+    try:
+        _raise_if_closed(session)
+    except ApplicationError as error:
+        return error
+    return None
+
+
+def _claim_toucher(claim: UploadChunk):
+    """A progress callback that keeps a claim alive while its body streams in (rate-limited)."""
+    import time
+
+    last = [time.monotonic()]
+
+    def touch() -> None:
+        now = time.monotonic()
+        if now - last[0] >= CLAIM_TOUCH_SECONDS:
+            last[0] = now
+            UploadChunk.objects.filter(pk=claim.pk, created=claim.created).update(
+                touched=timezone.now()
+            )
+
+    return touch
+
+
+def _verify(
+    reader: st.HashingReader, declared_sha: str, checksum: tuple[str, str] | None
+) -> None:
+    if declared_sha and reader.sha256.hexdigest() != declared_sha:
+        raise ChecksumMismatch("The chunk's SHA-256 does not match X-Content-SHA256.")
+    if checksum is not None:
+        algo, digest = checksum
+        actual = reader.sha256 if algo == "sha256" else reader.extra[algo]
+        if actual.hexdigest() != digest:
+            raise ChecksumMismatch(f"The chunk's {algo} checksum does not match.")
+
+
+def _drop_claim(claim: UploadChunk, session: UploadSession, storage: Any, key: str) -> None:
+    """Forget a chunk that did not make it; a staged object is deleted (in-place bytes don't count)."""
+    try:
+        UploadChunk.objects.filter(pk=claim.pk, created=claim.created, received=False).delete()
+        if key and session.mode == Mode.STAGED:
+            st.delete(storage, session.storage_backend, key)
+    except Exception:
+        logger.exception("Dropping a failed chunk of %s", session.uid)
+
+
+# --- Finalize ----------------------------------------------------------------------------------------
+
+
+def _fail(session: UploadSession, reason: str) -> None:
+    UploadSession.objects.filter(pk=session.pk, state=State.PROCESSING).update(
+        state=State.FAILED, failure_reason=reason[:500], updated=timezone.now()
+    )
+
+
+def session_finalize(*, session_id: int) -> None:
+    """Assemble, hash in one pass, verify, produce the StoredFile. Idempotent; safe to re-run."""
+    claimed = UploadSession.objects.filter(
+        pk=session_id, state__in=[State.UPLOADING, State.PROCESSING]
+    ).update(state=State.PROCESSING)
+    if not claimed:
+        return
+    session = UploadSession.objects.get(pk=session_id)
+    if not _all_in(session):
+        UploadSession.objects.filter(pk=session_id, state=State.PROCESSING).update(
+            state=State.UPLOADING
+        )
+        return
+    storage = _session_storage(session)
+    backend = session.storage_backend
+    key = session.storage_key
+    digest, size = session.assembled_sha256, None
+
+    if not (digest and not st.exists(storage, backend, key)):
+        try:
+            digest, size = _assemble(session, storage)
+        except FileNotFoundError:
+            session.refresh_from_db()
+            if session.state != State.PROCESSING:
+                return  # another run finished it meanwhile
+            raise
+        except _AssemblyError as error:
+            _fail(session, str(error))
+            return
+        if session.size is not None and size != session.size:
+            _fail(session, f"Size mismatch: {size} bytes received, {session.size} declared.")
+            return
+        if session.sha256 and digest != session.sha256:
+            _fail(session, f"SHA-256 mismatch: received {digest}, expected {session.sha256}.")
+            return
+        UploadSession.objects.filter(pk=session_id).update(assembled_sha256=digest)
+    else:
+        size = session.received_bytes
+    _record_stored_file(session, storage, digest, size)
+
+
+class _AssemblyError(Exception):
+    pass
+
+
+def _assemble(session: UploadSession, storage: Any) -> tuple[str, int]:
+    backend = session.storage_backend
+    key = session.storage_key
+    if session.mode == Mode.IN_PLACE:
+        if not st.exists(storage, backend, key):
+            if session.received_bytes == 0:
+                st.local_write_file(storage, key, st.HashingReader(_Empty(), 0, 0))
+            else:
+                raise _AssemblyError("The upload's data is missing.")
+        return st.sha256_of(storage, backend, key)
+    chunks = list(session.chunks.filter(received=True).order_by("index"))
+    if session.mode == Mode.PARTS:
+        if session.s3_upload_id and st.s3_multipart_exists(storage, key, session.s3_upload_id):
+            st.s3_complete(
+                storage, key, session.s3_upload_id, [(c.part_number, c.etag) for c in chunks]
+            )
+        elif not st.exists(storage, backend, key):
+            raise _AssemblyError("The upload's parts are missing.")
+        return st.sha256_of(storage, backend, key)
+    return _compose_staged(session, storage, chunks)
+
+
+class _Empty:
+    def read(self, size: int = -1) -> bytes:
+        return b""
+
+
+def _compose_staged(
+    session: UploadSession, storage: Any, chunks: list[UploadChunk]
+) -> tuple[str, int]:
+    """Staged chunks → one file, hashing in the same pass (server-side part copies on S3)."""
+    backend = session.storage_backend
+    key = session.storage_key
+    digest = hashlib.sha256()
+    size = 0
+    if backend == "local":
+        path = st.local_path(storage, key)
+        import os
+
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as out:
+            for chunk in chunks:
+                with open(st.local_path(storage, chunk.storage_key), "rb") as source:
+                    for data in iter(lambda s=source: s.read(st.READ_BLOCK), b""):
+                        digest.update(data)
+                        out.write(data)
+                        size += len(data)
+            out.flush()
+            os.fsync(out.fileno())
+        return digest.hexdigest(), size
+
+    client = st.s3_client(storage)
+    bucket = storage.bucket_name
+    if len(chunks) == 1:
+        client.copy_object(
+            Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": chunks[0].storage_key}
+        )
+        return st.sha256_of(storage, backend, key)
+    if all(c.size >= st.S3_MIN_PART_SIZE for c in chunks[:-1]):
+        upload_id = st.s3_create_multipart(storage, key, session.content_type)
+        try:
+            parts = [
+                (n, st.s3_part_copy(storage, key, upload_id, n, c.storage_key))
+                for n, c in enumerate(chunks, start=1)
+            ]
+            st.s3_complete(storage, key, upload_id, parts)
+        except BaseException:
+            st.s3_abort(storage, key, upload_id)
+            raise
+        return st.sha256_of(storage, backend, key)
+    # Small staged chunks: stream them into parts of ≥ 5 MiB, hashing on the way.
+    total = sum(c.size for c in chunks)
+    if total < st.S3_MIN_PART_SIZE:
+        buffer = bytearray()
+        for chunk in chunks:
+            body = st.open_read(storage, backend, chunk.storage_key)
+            buffer += body.read()
+            body.close()
+        digest.update(buffer)
+        client.put_object(Bucket=bucket, Key=key, Body=bytes(buffer))
+        return digest.hexdigest(), len(buffer)
+    upload_id = st.s3_create_multipart(storage, key, session.content_type)
+    try:
+        parts: list[tuple[int, str]] = []
+        buffer = bytearray()
+
+        def flush() -> None:
+            number = len(parts) + 1
+            answer = client.upload_part(
+                Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=bytes(buffer)
+            )
+            parts.append((number, answer["ETag"]))
+            buffer.clear()
+
+        for chunk in chunks:
+            body = st.open_read(storage, backend, chunk.storage_key)
+            for data in iter(lambda b=body: b.read(st.READ_BLOCK), b""):
+                digest.update(data)
+                size += len(data)
+                buffer += data
+                if len(buffer) >= st.READ_BLOCK:
+                    flush()
+            body.close()
+        if buffer:
+            flush()
+        st.s3_complete(storage, key, upload_id, parts)
+    except BaseException:
+        st.s3_abort(storage, key, upload_id)
+        raise
+    return digest.hexdigest(), size
+
+
+def _read_head(storage: Any, backend: str, key: str) -> bytes:
+    try:
+        if backend == "s3":
+            answer = st.s3_client(storage).get_object(
+                Bucket=storage.bucket_name, Key=key, Range="bytes=0-511"
+            )
+            return answer["Body"].read()
+        with st.open_read(storage, backend, key) as handle:
+            return handle.read(512)
+    except Exception:  # noqa: BLE001 - sniffing is best effort
+        return b""
+
+
+def _record_stored_file(session: UploadSession, storage: Any, digest: str, size: int) -> None:
+    backend = session.storage_backend
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                locked = UploadSession.objects.select_for_update().get(pk=session.pk)
+                if locked.state != State.PROCESSING:
+                    return
+                stored = (
+                    StoredFile.objects.select_for_update()
+                    .filter(
+                        storage_backend=backend,
+                        storage_location=session.storage_location,
+                        sha256=digest,
+                    )
+                    .first()
+                )
+                if stored is not None:
+                    StoredFile.objects.filter(pk=stored.pk).update(ref_count=F("ref_count") + 1)
+                    if st.exists(storage, backend, locked.storage_key) and (
+                        stored.storage_key != locked.storage_key
+                    ):
+                        st.delete(storage, backend, locked.storage_key)
+                else:
+                    if backend == "local":
+                        content_key = _content_key(digest)
+                        if st.exists(storage, backend, locked.storage_key):
+                            st.local_move(storage, locked.storage_key, content_key)
+                        elif not st.exists(storage, backend, content_key):
+                            raise _AssemblyError("The assembled file is missing.")
+                    else:
+                        content_key = locked.storage_key
+                    head = _read_head(storage, backend, content_key)
+                    stored = StoredFile.objects.create(
+                        sha256=digest,
+                        size=size,
+                        content_type=sniff_content_type(
+                            head, locked.file_name, locked.content_type
+                        )[:255],
+                        storage_alias=locked.storage_alias,
+                        storage_backend=backend,
+                        storage_location=locked.storage_location,
+                        storage_key=content_key,
+                        ref_count=1,
+                        created_by_id=locked.owner_id,
+                    )
+                locked.stored_file = stored
+                locked.state = State.COMPLETED
+                locked.completed_at = timezone.now()
+                locked.failure_reason = ""
+                locked.save()
+                # The chunk rows stay as receipts (index, size, SHA-256) so that a chunk sent
+                # again after completion is still answered idempotently; their bytes go.
+                locked.chunks.update(storage_key="", etag="")
+                transaction.on_commit(lambda done=locked: _cleanup_bytes(done))
+                transaction.on_commit(lambda done=locked: _run_completion_hooks(done))
+            return
+        except IntegrityError:
+            if attempt == 2:
+                raise
+        except _AssemblyError as error:
+            _fail(session, str(error))
+            return
+
+
+# --- Completion hooks and results ----------------------------------------------------------------
+
+
+_completion_hooks: list[Callable[[UploadSession], None]] = []
+
+
+def register_completion_hook(hook: Callable[[UploadSession], None]) -> Callable[[UploadSession], None]:
+    """Call ``hook(session)`` after an upload became COMPLETED (after commit, in the finalizing
+    process). This is how other apps react to finished uploads without uploads importing them;
+    register from ``AppConfig.ready()``. Usable as a decorator; registering twice is a no-op.
+
+    A hook's exception is logged and does not affect the upload or the other hooks. Hooks run once
+    per completion, at most: a consumer that must not miss one also checks on read.
+    """
+    if hook not in _completion_hooks:
+        _completion_hooks.append(hook)
+    return hook
+
+
+def unregister_completion_hook(hook: Callable[[UploadSession], None]) -> None:
+    if hook in _completion_hooks:
+        _completion_hooks.remove(hook)
+
+
+def _run_completion_hooks(session: UploadSession) -> None:
+    for hook in list(_completion_hooks):
+        try:
+            hook(session)
+        except Exception:
+            logger.exception("Completion hook %r failed for upload %s", hook, session.uid)
+
+
+def session_record_result(*, session: UploadSession, **refs: Any) -> UploadSession:
+    """Record what a consumer made of the upload (e.g. ``imageId=123``) in ``result_refs``.
+
+    Values must be JSON-serializable; a value ``None`` removes the key. Merged under the row lock.
+    """
+    with transaction.atomic():
+        locked = UploadSession.objects.select_for_update().get(pk=session.pk)
+        merged = dict(locked.result_refs or {})
+        for key, value in refs.items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+        locked.result_refs = merged
+        locked.save(update_fields=["result_refs", "updated"])
+    session.result_refs = merged
+    return session
+
+
+# --- Stored files ------------------------------------------------------------------------------------
+
+
+def stored_file_open(stored_file: StoredFile) -> IO[bytes]:
+    """A streaming reader over the stored bytes (the caller closes it)."""
+    storage = _file_storage(stored_file)
+    return st.open_read(storage, stored_file.storage_backend, stored_file.storage_key)
+
+
+def stored_file_retain(*, stored_file: StoredFile) -> None:
+    StoredFile.objects.filter(pk=stored_file.pk).update(ref_count=F("ref_count") + 1)
+    stored_file.ref_count += 1
+
+
+def stored_file_release(*, stored_file: StoredFile) -> None:
+    """Drop one reference; when none is left a task frees the bytes (after commit)."""
+    with transaction.atomic():
+        StoredFile.objects.filter(pk=stored_file.pk, ref_count__gt=0).update(
+            ref_count=F("ref_count") - 1
+        )
+        remaining = StoredFile.objects.filter(pk=stored_file.pk).values_list(
+            "ref_count", flat=True
+        ).first()
+        if remaining is not None:
+            stored_file.ref_count = remaining
+            if remaining == 0:
+                _enqueue_free(stored_file.pk)
+
+
+def stored_file_free(*, stored_file_id: int) -> bool:
+    """Delete the bytes and the row of a stored file nobody references any more."""
+    from django.db.models import ProtectedError
+
+    with transaction.atomic():
+        stored = StoredFile.objects.select_for_update().filter(pk=stored_file_id).first()
+        if stored is None or stored.ref_count > 0:
+            return False
+        try:
+            with transaction.atomic():
+                UploadSession.objects.filter(stored_file=stored).update(stored_file=None)
+                stored.delete()
+        except ProtectedError:
+            logger.warning("Stored file %s has no references but is still in use", stored.pk)
+            return False
+        storage = _file_storage(stored)
+        st.delete(storage, stored.storage_backend, stored.storage_key)
+    return True
+
+
+def stored_file_from_stream(
+    *, ctx: Any, stream: Any, length: int | None, file_name: str, content_type: str = "",
+    sha256: str | None = None, location: str = "", dialect: str = "single",
+) -> UploadSession:
+    """A one-shot upload (multipart form part, JSON base64 body): a one-chunk session, finalized.
+
+    Returns the session; its ``stored_file`` is set once finalize ran (at once when eager).
+    """
+    session = session_create(
+        ctx=ctx, file_name=file_name, content_type=content_type, size=length,
+        chunk_count=1 if length is not None else None, sha256=sha256, location=location,
+        dialect=dialect,
+    )
+    result = chunk_accept(session=session, stream=stream, length=length, index=0)
+    if length is None:
+        session_declare_size(session=result.session, size=result.session.received_bytes)
+    session.refresh_from_db()
+    return session
+
+
+# --- Purge ----------------------------------------------------------------------------------------
+
+
+def uploads_purge(*, now: Any = None) -> dict[str, int]:
+    """Expire overdue sessions and batches, delete their bytes, abort abandoned multipart uploads,
+    free unreferenced stored files. Safe to run anywhere, any time."""
+    now = now or timezone.now()
+    counts = {"expired": 0, "deleted": 0, "multipart_aborted": 0, "files_freed": 0, "batches": 0}
+    overdue = UploadSession.objects.filter(
+        expires_at__lte=now,
+        state__in=[State.INITIATED, State.UPLOADING, State.FAILED, State.COMPLETED],
+    )
+    for session_id in overdue.values_list("pk", flat=True).iterator():
+        with transaction.atomic():
+            session = UploadSession.objects.select_for_update().filter(pk=session_id).first()
+            if session is None or session.expires_at > now or session.state not in (
+                State.INITIATED, State.UPLOADING, State.FAILED, State.COMPLETED
+            ):
+                continue
+            if session.stored_file_id:
+                stored_file_release(stored_file=session.stored_file)
+            session.state = State.EXPIRED
+            session.save(update_fields=["state", "updated"])
+            session.chunks.all().delete()
+            transaction.on_commit(lambda s=session: _cleanup_bytes(s))
+        counts["expired"] += 1
+    old = UploadSession.objects.filter(
+        state__in=[State.EXPIRED, State.CANCELLED], expires_at__lte=now - ROW_RETENTION
+    )
+    counts["deleted"] = old.delete()[0]
+    for batch in Batch.objects.filter(expires_at__lte=now):
+        for session in batch.sessions.exclude(state__in=[State.EXPIRED, State.CANCELLED]):
+            session_cancel(session=session)
+        batch.delete()
+        counts["batches"] += 1
+    counts["multipart_aborted"] = _abort_abandoned_multipart(now)
+    for stored_id in StoredFile.objects.filter(ref_count=0).values_list("pk", flat=True):
+        counts["files_freed"] += int(stored_file_free(stored_file_id=stored_id))
+    return counts
+
+
+def _abort_abandoned_multipart(now: Any) -> int:
+    place = st.current_place()
+    if place.backend != "s3":
+        return 0
+    storage = st.storage_for(place.alias, place.backend, place.location)
+    live = set(
+        UploadSession.objects.filter(state__in=UploadSession.PENDING_STATES)
+        .exclude(s3_upload_id="")
+        .values_list("s3_upload_id", flat=True)
+    )
+    aborted = 0
+    for key, upload_id, initiated in st.s3_list_multipart_uploads(storage, "blobs/"):
+        if upload_id in live:
+            continue
+        if initiated is not None and initiated > now - timedelta(hours=1):
+            continue  # maybe a finalize composing right now
+        st.s3_abort(storage, key, upload_id)
+        aborted += 1
+    return aborted
+
+
+# --- Batches (Nuxeo) -----------------------------------------------------------------------------------
+
+
+def batch_create(*, ctx: Any, expires_in: int | None = None) -> Batch:
+    seconds = expires_in or int(settings.UPLOAD_DEFAULT_EXPIRY_SECONDS)
+    return Batch.objects.create(
+        client_id=ctx.client_id, org_id=ctx.org_id, owner_id=ctx.user_id,
+        created_by_id=ctx.user_id, updated_by_id=ctx.user_id,
+        expires_at=timezone.now() + timedelta(seconds=seconds),
+    )
+
+
+def batch_slot_session(
+    *,
+    ctx: Any,
+    batch: Batch,
+    batch_index: str,
+    reuse: Callable[[UploadSession], bool] | None = None,
+    file_name: str,
+    content_type: str = "",
+    size: int | None,
+    chunk_size: int | None = None,
+    chunk_count: int | None = None,
+    dialect: str = "nuxeo",
+    meta: dict[str, Any] | None = None,
+) -> tuple[UploadSession, bool]:
+    """The upload of a batch's file slot: the live one when ``reuse(session)`` says it is the same
+    upload, else a new one that replaces the slot's older uploads. Returns (session, created).
+
+    Runs under a lock on the batch row, so parallel first chunks of a new file (Nuxeo) join one
+    upload instead of each opening its own.
+    """
+    from apps.uploads.selectors import batch_session
+
+    batch_index = str(batch_index)
+    with transaction.atomic():
+        Batch.objects.select_for_update().filter(pk=batch.pk).first()
+        session = batch_session(batch, batch_index)
+        if session is not None and (reuse is None or reuse(session)):
+            return session, False
+        session = session_create(
+            ctx=ctx, file_name=file_name, content_type=content_type, size=size,
+            chunk_size=chunk_size, chunk_count=chunk_count, dialect=dialect, batch=batch,
+            batch_index=batch_index, meta=meta,
+        )
+        batch_slot_replace(batch=batch, batch_index=batch_index, keep=session)
+    return session, True
+
+
+def batch_slot_replace(*, batch: Batch, batch_index: str, keep: UploadSession) -> None:
+    """A new upload of a slot replaces the slot's older ones (Nuxeo overwrites the file)."""
+    older = (
+        batch.sessions.filter(batch_index=str(batch_index))
+        .exclude(pk=keep.pk)
+        .exclude(state__in=[State.CANCELLED, State.EXPIRED])
+    )
+    for session in older:
+        session_cancel(session=session)
+
+
+def batch_drop(*, batch: Batch) -> None:
+    """Cancel every upload of the batch and delete it."""
+    for session in batch.sessions.exclude(state__in=[State.CANCELLED, State.EXPIRED]):
+        session_cancel(session=session)
+    batch.delete()

@@ -1,0 +1,120 @@
+"""HTTP Basic with the user's default context; login throttling."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from apps.accounts.models import Organization, Role, User, Warehouse
+
+from .helpers import basic_client
+
+pytestmark = pytest.mark.django_db
+
+PROTECTED = "/api/v1/auth/context"
+
+
+def test_basic_uses_the_default_context(demo):
+    response = basic_client("GardenUser").get(PROTECTED)
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["roleId"] == Role.objects.get(name="GardenWorld User").id
+    assert body["organizationId"] == Organization.objects.get(client__value="GardenWorld", value="HQ").id
+    assert body["warehouseId"] == Warehouse.objects.get(client__value="GardenWorld", value="HQ").id
+    assert body["userId"] == User.objects.get(username="GardenUser").id
+    assert basic_client("GardenUser").get("/api/v1/models").status_code == 200
+
+
+def test_basic_wrong_password(demo):
+    response = basic_client("GardenUser", "nope").get(PROTECTED)
+    assert response.status_code == 401
+    assert response.json()["status"] == 401
+
+
+def test_basic_inactive_user(demo):
+    User.objects.filter(username="GardenUser").update(is_active=False)
+    assert basic_client("GardenUser").get(PROTECTED).status_code == 401
+
+
+def test_basic_user_without_role(demo):
+    # The superuser has no ERP role: no context to give it.
+    response = basic_client("admin").get(PROTECTED)
+    assert response.status_code == 401
+    assert response.json()["status"] == 401
+
+
+def test_basic_can_be_turned_off(demo, settings):
+    settings.AUTH_BASIC_ENABLED = False
+    response = basic_client("GardenUser").get(PROTECTED)
+    assert response.status_code == 401
+    assert response.json()["status"] == 401
+
+
+@pytest.fixture
+def three_per_minute(monkeypatch):
+    from rest_framework.throttling import SimpleRateThrottle
+
+    monkeypatch.setattr(
+        SimpleRateThrottle, "THROTTLE_RATES", {**SimpleRateThrottle.THROTTLE_RATES, "login": "3/min"}
+    )
+
+
+def test_login_is_throttled(demo, three_per_minute):
+    client = APIClient()
+    body = {"userName": "GardenAdmin", "password": "wrong"}
+    statuses = [client.post("/api/v1/auth/tokens", body, format="json").status_code for _ in range(3)]
+    assert statuses == [401, 401, 401]
+    response = client.post("/api/v1/auth/tokens", body, format="json")
+    assert response.status_code == 429, response.content
+    problem = response.json()
+    assert problem["status"] == 429 and problem["title"] == "Too Many Requests" and problem["detail"]
+    assert int(response["Retry-After"]) >= 1
+    # Even the right password waits: the limit is on attempts.
+    right = {"userName": "GardenAdmin", "password": "GardenAdmin"}
+    assert client.post("/api/v1/auth/tokens", right, format="json").status_code == 429
+    # Another user name from the same address is counted apart.
+    other = {"userName": "GardenUser", "password": "GardenUser"}
+    assert client.post("/api/v1/auth/tokens", other, format="json").status_code == 200
+
+
+def test_login_throttle_ignores_a_forged_forwarded_for(demo, three_per_minute):
+    client = APIClient()
+    body = {"userName": "GardenAdmin", "password": "wrong"}
+    statuses = [
+        client.post(
+            "/api/v1/auth/tokens", body, format="json", HTTP_X_FORWARDED_FOR=f"10.0.0.{n}"
+        ).status_code
+        for n in range(5)
+    ]
+    assert statuses == [401, 401, 401, 429, 429]
+
+
+def test_basic_failures_are_throttled(demo, three_per_minute):
+    for _ in range(3):
+        assert basic_client("GardenUser", "guess").get(PROTECTED).status_code == 401
+    response = basic_client("GardenUser", "guess").get(PROTECTED)
+    assert response.status_code == 429
+    assert response.json()["status"] == 429
+    assert int(response["Retry-After"]) >= 1
+    # Another user's correct credentials are not affected.
+    assert basic_client("GardenAdmin").get(PROTECTED).status_code == 200
+
+
+def test_basic_successes_are_not_throttled(demo, three_per_minute):
+    client = basic_client("GardenUser")
+    assert all(client.get(PROTECTED).status_code == 200 for _ in range(6))
+
+
+@pytest.mark.parametrize("what", ["role", "client", "grant"])
+def test_basic_loses_access_with_its_role_or_client(demo, what):
+    from apps.accounts.models import Client, UserRole
+
+    client = basic_client("GardenUser")
+    assert client.get(PROTECTED).status_code == 200
+    if what == "role":
+        Role.objects.filter(name="GardenWorld User").update(is_active=False)
+    elif what == "client":
+        Client.objects.filter(value="GardenWorld").update(is_active=False)
+    else:
+        UserRole.objects.filter(user__username="GardenUser").update(is_active=False)
+    assert client.get(PROTECTED).status_code == 401
