@@ -43,12 +43,15 @@ def _free_port() -> int:
 
 
 def _wait_for(url: str, timeout: float = 20.0) -> None:
+    import urllib.error
     import urllib.request
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             urllib.request.urlopen(url, timeout=1).close()
+            return
+        except urllib.error.HTTPError:  # it answered, if only to refuse an anonymous request
             return
         except Exception:  # noqa: BLE001 - not up yet
             time.sleep(0.1)
@@ -60,6 +63,10 @@ def s3_endpoint():
     """An S3 endpoint URL: the configured one, or a moto_server of our own."""
     configured = os.environ.get("AWS_S3_ENDPOINT_URL")
     if configured:
+        try:
+            _wait_for(configured, timeout=10)
+        except RuntimeError:
+            pytest.exit(f"AWS_S3_ENDPOINT_URL={configured} does not answer; is the S3 endpoint running?", returncode=3)
         yield configured
         return
     moto = Path(sys.executable).with_name("moto_server")
