@@ -20,6 +20,12 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "te
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Absolute URLs (presigned upload URLs) are built from the request unless this is set.
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="")
+# Behind a reverse proxy: how many proxies append to X-Forwarded-For (throttling keys on the client
+# address), and whether the proxy terminates TLS and says so in X-Forwarded-Proto.
+NUM_PROXIES = env.int("NUM_PROXIES", default=None)
+if env.bool("BEHIND_TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -165,6 +171,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="ledgerdoc")
 CELERY_BEAT_SCHEDULE: dict = {}  # apps add their periodic tasks in their AppConfig.ready()
 
+# --- Email (workflow notices) -----------------------------------------------------------------
+# smtp+tls://user:password@host:587, smtp://host:25, consolemail:// (the default: to the log) ...
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="ledgerdoc@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
 # --- REST framework, JWT, OpenAPI --------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -178,6 +190,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {"login": env.str("LOGIN_THROTTLE_RATE", default="30/min")},
     "UNAUTHENTICATED_USER": None,
+    "NUM_PROXIES": NUM_PROXIES,
 }
 AUTH_BASIC_ENABLED = env.bool("AUTH_BASIC_ENABLED", default=True)
 
