@@ -71,10 +71,11 @@ def dms_file_path(dms_file: DMSFile) -> str:
 
 
 def attachments_of(ctx: RequestContext, record: Any) -> QuerySet[DMSFile]:
+    """The record's attachments the role sees (an attachment kept in an org the role does not
+    see is hidden, as every other DMS row of that org is)."""
     return (
-        DMSFile.objects.filter(
-            client_id=ctx.client_id, table_name=record._meta.db_table.lower(),
-            record_id=record.pk, is_directory=False,
+        dms_files_qs(ctx).filter(
+            table_name=record._meta.db_table.lower(), record_id=record.pk, is_directory=False,
         )
         .select_related("stored_file")
         .order_by("name", "id")
@@ -95,7 +96,11 @@ def thumbnails_of(stored_file_id: int | None) -> list[Thumbnail]:
 
 
 def image_get(ctx: RequestContext, image_id: int) -> Image:
-    found = Image.objects.filter(client_id=ctx.client_id, pk=image_id).first()
+    queryset = Image.objects.filter(client_id=ctx.client_id, pk=image_id)
+    orgs = ctx.visible_org_ids()
+    if orgs is not None:
+        queryset = queryset.filter(org_id__in=orgs)
+    found = queryset.first()
     if found is None:
         raise NotFound("No such image.")
     return found

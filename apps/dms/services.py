@@ -2,6 +2,10 @@
 
 Every row that points at a StoredFile retains it; deleting the row releases it, and the uploads
 engine frees the bytes (in a task) when the last reference is gone.
+
+Every write checks the role's org access here, before anything is written (``_writes_check``):
+new rows land in the caller's org, files go into a parent folder's org, attachments change their
+record's org, deletes change the deleted rows' orgs; a read-only org answers 403.
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ from django.db import IntegrityError, transaction
 from apps.core.context import RequestContext
 from apps.core.errors import BadRequest, Conflict, NotFound, NotReady
 from apps.dms import engine
-from apps.dms.access import record_resolve
+from apps.dms.access import org_write_check, record_org_check, record_resolve
 from apps.dms.content import SNIFF_BYTES, content_type_sniff, file_name_sanitize
 from apps.dms.models import Archive, DMSFile, Image, Thumbnail, ThumbnailStatus
+from apps.dms.selectors import dms_files_qs
 from apps.dms.thumbnails import thumbnail_supported, thumbnails_render
 
 logger = logging.getLogger("ledgerdoc.dms")
@@ -63,6 +68,26 @@ def _release(stored_file: Any) -> None:
     engine.stored_file_release(stored_file=stored_file)
 
 
+# --- org access -----------------------------------------------------------------------------------
+
+
+def _writes_check(
+    ctx: RequestContext, *, parent: DMSFile | None = None, record: Any | None = None,
+    rows: Any = (), new_row: bool = True,
+) -> None:
+    """403 before anything is written when one of the orgs this write touches is read-only for
+    the role (or not visible to it): the new row's (the caller's org), the parent folder's, the
+    record's the file is attached to, and each existing row's that is replaced or deleted."""
+    if new_row:
+        org_write_check(ctx, ctx.org_id)
+    if parent is not None:
+        org_write_check(ctx, parent.org_id, what="documents of this folder")
+    if record is not None:
+        record_org_check(ctx, record)
+    for row in rows:
+        org_write_check(ctx, row.org_id)
+
+
 # --- folders and files ----------------------------------------------------------------------------
 
 
@@ -88,6 +113,7 @@ def folder_create(
 ) -> DMSFile:
     name = file_name_sanitize(name)
     _check_parent(ctx, parent)
+    _writes_check(ctx, parent=parent)
     if _sibling_exists(ctx, parent, name):
         raise Conflict(f"'{name}' already exists in this folder.", code="name_exists")
     return DMSFile.objects.create(
@@ -128,9 +154,11 @@ def file_place(
     title: str = "",
     blob_name: str = "",
 ) -> DMSFile:
-    """A new DMS file over ``stored_file`` (retained), in ``parent`` or attached to a record."""
+    """A new DMS file over ``stored_file`` (retained), in ``parent`` or attached to a record
+    (whose org the caller's attachment service has checked)."""
     name = file_name_sanitize(name)
     _check_parent(ctx, parent)
+    _writes_check(ctx, parent=parent)
     content_type = content_type or stored_file_content_type(stored_file, name)
     _retain(stored_file)
     dms_file = DMSFile.objects.create(
@@ -154,12 +182,46 @@ def file_place_pending(
     """A DMS file for an upload still coming in (Twake chunked); it gets its bytes on completion."""
     name = file_name_sanitize(name)
     _check_parent(ctx, parent)
+    _writes_check(ctx, parent=parent)
     return DMSFile.objects.create(
         client_id=ctx.client_id, org_id=ctx.org_id, created_by_id=ctx.user_id,
         updated_by_id=ctx.user_id, owner_id=ctx.user_id, name=name, parent=parent,
         is_directory=False, version=0, doc_type="File", title=name, upload_session=session,
         size=getattr(session, "size", None),
     )
+
+
+def file_pending_create(
+    *, ctx: RequestContext, name: str, content_type: str, size: int | None, chunk_count: int,
+    dialect: str, parent: DMSFile | None = None,
+) -> DMSFile:
+    """A new upload session and the pending DMS file over it (Twake); the org check comes first,
+    so a refused write leaves no session behind."""
+    name = file_name_sanitize(name)
+    _check_parent(ctx, parent)
+    _writes_check(ctx, parent=parent)
+    session = engine.session_create(
+        ctx=ctx, file_name=name, content_type=content_type, size=size, chunk_size=None,
+        chunk_count=chunk_count, dialect=dialect,
+    )
+    return file_place_pending(ctx=ctx, session=session, name=name, parent=parent)
+
+
+def pending_file_chunk_accept(
+    *, ctx: RequestContext, dms_file: DMSFile, index: int, stream: Any, length: int,
+    offset: int | None = None,
+) -> DMSFile:
+    """Chunk ``index`` (0-based, at ``offset`` where known) of a pending file's upload, sent by
+    its uploader."""
+    if dms_file.upload_session_id is None or dms_file.stored_file_id:
+        raise BadRequest("This file is already uploaded.", code="already_uploaded")
+    session = engine.session_for_owner(ctx, engine.session_id(dms_file.upload_session))
+    _writes_check(ctx, rows=[dms_file], new_row=False)
+    chunk_count = engine.session_chunk_count(session)
+    if not 0 <= index < chunk_count:
+        raise BadRequest(f"chunk_number must be between 1 and {chunk_count}.", code="chunk_number")
+    engine.chunk_accept(session=session, stream=stream, length=length, index=index, offset=offset)
+    return dms_file_resolve(dms_file)
 
 
 def dms_file_resolve(dms_file: DMSFile) -> DMSFile:
@@ -215,6 +277,8 @@ def document_from_upload(
     table_name: str = "", record_id: int | None = None, title: str = "",
     doc_type: str = "File", blob_name: str = "",
 ) -> DMSFile:
+    _check_parent(ctx, parent)
+    _writes_check(ctx, parent=parent)
     stored_file = upload_stored_file(session)
     return file_place(
         ctx=ctx, stored_file=stored_file, name=name or engine.session_file_name(session),
@@ -238,6 +302,7 @@ def attachment_add(
             client_id=ctx.client_id, table_name=table_name, record_id=record.pk, name=name
         )
     )
+    _writes_check(ctx, record=record, rows=existing)
     if existing and not overwrite:
         raise Conflict(f"An attachment named '{name}' already exists.", code="attachment_exists")
     version = max((f.version for f in existing), default=0) + 1
@@ -257,6 +322,7 @@ def attachment_add_bytes(
 ) -> DMSFile:
     """Attach bytes given in the request (base64 JSON): stored through a one-chunk upload."""
     name = file_name_sanitize(name)
+    _writes_check(ctx, record=record)  # before the bytes are stored
     if not overwrite and DMSFile.objects.filter(
         client_id=ctx.client_id, table_name=record._meta.db_table.lower(), record_id=record.pk,
         name=name,
@@ -275,15 +341,17 @@ def attachment_add_bytes(
 
 @transaction.atomic
 def attachment_remove(*, ctx: RequestContext, record: Any, name: str | None = None) -> int:
-    """Delete one attachment (by name) or all of a record's; 404 when the named one is missing."""
-    queryset = DMSFile.objects.select_for_update().filter(
-        client_id=ctx.client_id, table_name=record._meta.db_table.lower(), record_id=record.pk
+    """Delete one attachment (by name) or all of a record's that the role sees; 404 when the
+    named one is missing (or in an org the role does not see)."""
+    queryset = dms_files_qs(ctx).select_for_update().filter(
+        table_name=record._meta.db_table.lower(), record_id=record.pk
     )
     if name is not None:
         queryset = queryset.filter(name=name)
     files = list(queryset)
     if name is not None and not files:
         raise NotFound(f"No attachment named '{name}'.")
+    _writes_check(ctx, record=record, rows=files, new_row=False)
     for dms_file in files:
         _delete_one(dms_file)
     return len(files)
@@ -294,6 +362,7 @@ def attachment_remove(*, ctx: RequestContext, record: Any, name: str | None = No
 
 @transaction.atomic
 def image_create(*, ctx: RequestContext, stored_file: Any, name: str) -> Image:
+    _writes_check(ctx)
     name = file_name_sanitize(name)
     content_type = stored_file_content_type(stored_file, name)
     _retain(stored_file)
@@ -307,6 +376,7 @@ def image_create(*, ctx: RequestContext, stored_file: Any, name: str) -> Image:
 def archive_create(
     *, ctx: RequestContext, stored_file: Any, name: str, record: Any | None = None,
 ) -> Archive:
+    _writes_check(ctx, record=record)
     name = file_name_sanitize(name)
     content_type = stored_file_content_type(stored_file, name)
     _retain(stored_file)
@@ -365,6 +435,7 @@ def upload_copy(
         if not table_name or record_ref in (None, ""):
             raise BadRequest("tableName and recordId are required.", code="record_required")
         record = record_resolve(ctx, table_name, record_ref, write=True)
+    _writes_check(ctx, record=record)
     with transaction.atomic():
         stored_file = upload_stored_file(session)
         name = engine.session_file_name(session)
@@ -403,15 +474,21 @@ def _delete_one(dms_file: DMSFile) -> None:
 
 @transaction.atomic
 def dms_file_delete(*, ctx: RequestContext, dms_file: DMSFile) -> int:
-    """Delete a file, or a folder with everything under it; returns how many rows went."""
+    """Delete a file, or a folder with everything under it; returns how many rows went.
+
+    Deleting an attachment changes its record: that needs write access to the record's table and
+    org, as attaching does."""
     if dms_file.client_id != ctx.client_id:
         raise NotFound("No such file.")
+    if dms_file.is_attachment:
+        record_resolve(ctx, dms_file.table_name, dms_file.record_id, write=True)
     doomed = [dms_file]
     frontier = [dms_file.pk]
     while frontier:
         children = list(DMSFile.objects.filter(parent_id__in=frontier))
         doomed.extend(children)
         frontier = [c.pk for c in children if c.is_directory]
+    _writes_check(ctx, rows=doomed, new_row=False)
     for node in reversed(doomed):
         _delete_one(node)
     return len(doomed)

@@ -169,8 +169,6 @@ class DMSFileView(APIView):
     def delete(self, request: Request, file_id: str) -> Response:
         ctx = get_context(request)
         dms_file = selectors.dms_file_get(ctx, file_id)
-        if dms_file.is_attachment:
-            record_resolve(ctx, dms_file.table_name, dms_file.record_id, write=True)
         gone = _file_json(dms_file)
         services.dms_file_delete(ctx=ctx, dms_file=dms_file)
         return Response({"status": 0, "data": [gone]})

@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 
 from apps.accounts.models import Client
 from apps.core.context import RequestContext, get_context
-from apps.core.errors import BadRequest, NotFound, NotReady
+from apps.core.errors import NotFound, NotReady
 from apps.dms import engine, selectors, services
 from apps.dms.content import file_name_sanitize
 from apps.dms.dialects.common import query_int, raw_body, truthy
@@ -152,26 +152,25 @@ class TwakeFilesView(APIView):
         upload = _multipart_file(request)
         params = request.query_params
         if upload is not None:
-            name = file_name_sanitize(params.get("filename") or upload.name)
-            size = upload.size
-            session = engine.session_create(
-                ctx=ctx, file_name=name, content_type=upload.content_type or "",
-                size=size, chunk_size=None, chunk_count=1, dialect="twake",
+            dms_file = services.file_pending_create(
+                ctx=ctx, name=params.get("filename") or upload.name,
+                content_type=upload.content_type or "", size=upload.size, chunk_count=1,
+                dialect="twake",
             )
-            dms_file = services.file_place_pending(ctx=ctx, session=session, name=name)
             upload.seek(0)
-            engine.chunk_accept(session=session, stream=upload, length=size, index=0, offset=0)
+            dms_file = services.pending_file_chunk_accept(
+                ctx=ctx, dms_file=dms_file, index=0, stream=upload, length=upload.size, offset=0,
+            )
             return _answer(request, dms_file, client, company_id)
         name = file_name_sanitize(params.get("filename"))
         total_size = query_int(request, "total_size")
         total_chunks = query_int(request, "total_chunks", default=1, minimum=1)
         # Twake clients (resumable.js) let the last chunk absorb the remainder: chunk sizes are
         # not derivable from the totals, so chunks are kept by number and composed at finalize.
-        session = engine.session_create(
-            ctx=ctx, file_name=name, content_type=params.get("type", ""), size=total_size,
-            chunk_size=None, chunk_count=total_chunks, dialect="twake",
+        dms_file = services.file_pending_create(
+            ctx=ctx, name=name, content_type=params.get("type", ""), size=total_size,
+            chunk_count=total_chunks, dialect="twake",
         )
-        dms_file = services.file_place_pending(ctx=ctx, session=session, name=name)
         return Response(resource_json(dms_file, client, company_id))
 
 
@@ -198,24 +197,16 @@ class TwakeFileView(APIView):
         ctx = get_context(request)
         client = company_check(ctx, company_id)
         dms_file = _twake_file(ctx, file_id)
-        if dms_file.upload_session_id is None or dms_file.stored_file_id:
-            raise BadRequest("This file is already uploaded.", code="already_uploaded")
-        session = engine.session_for_owner(ctx, engine.session_id(dms_file.upload_session))
-        chunk_count = engine.session_chunk_count(session)
         number = query_int(request, "chunk_number", default=1, minimum=1)
-        if number > chunk_count:
-            raise BadRequest(f"chunk_number must be between 1 and {chunk_count}.",
-                             code="chunk_number")
         upload = _multipart_file(request)
         if upload is not None:
             stream, length = upload, upload.size
             upload.seek(0)
         else:
             stream, length = raw_body(request)
-        index = number - 1
-        engine.chunk_accept(session=session, stream=stream, length=length, index=index,
-                            offset=None)
-        dms_file = services.dms_file_resolve(dms_file)
+        dms_file = services.pending_file_chunk_accept(
+            ctx=ctx, dms_file=dms_file, index=number - 1, stream=stream, length=length
+        )
         return _answer(request, dms_file, client, company_id)
 
     @extend_schema(tags=TAGS, responses={200: inline_serializer("TwakeDeleted", {
