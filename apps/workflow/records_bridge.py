@@ -9,6 +9,7 @@ the database evaluates against the one record: no ``eval``.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
 from django.db import models
@@ -129,3 +130,32 @@ def ad_table_ids(table_names: set[str]) -> dict[str, int]:
         models.Q(*[models.Q(table_name__iexact=name) for name in wanted], _connector=models.Q.OR)
     ).values_list("table_name", "id")
     return {name.lower(): pk for name, pk in rows}
+
+
+# The column a document's approval amount is read from (iDempiere's DocAction.getApprovalAmt(),
+# which C_Order answers with GrandTotal). A table without it has no amount: any approver approves.
+APPROVAL_AMOUNT_COLUMN = "GrandTotal"
+
+
+def approval_amount(obj: Any) -> Decimal | None:
+    """The document's amount to approve (its GrandTotal), or None when the table has none."""
+    try:
+        value = column_value(obj, APPROVAL_AMOUNT_COLUMN)
+    except BadRequest:
+        return None
+    return None if value is None else Decimal(value)
+
+
+def record_label(table_name: str, record_id: int) -> str:
+    """How people name a record: ``C_Order 80001`` (DocumentNo, else the identifier, else the id)."""
+    from apps.records.codec import identifier_of
+
+    try:
+        obj = record_get(table_name, record_id)
+    except NotFound:
+        return f"{table_name} #{record_id}"
+    try:
+        label = column_value(obj, "DocumentNo")
+    except BadRequest:
+        label = None
+    return f"{table_name} {label or identifier_of(obj)}"

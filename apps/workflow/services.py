@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -81,6 +82,22 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "Y" if value else "N"
     return str(value)[:MESSAGE_MAX]
+
+
+# --- notices --------------------------------------------------------------------------------------
+
+
+def _notice_enqueue(activity_id: int, user_id: int, event_id: int) -> None:
+    """After commit, e-mail ``user_id`` that the activity is now theirs (``event_id`` says why).
+
+    ``robust``: a broker that is down (or, when eager, a failing send) is logged and never turns
+    the committed workflow step into an error.
+    """
+    from apps.workflow.tasks import activity_notice_send
+
+    transaction.on_commit(
+        lambda: activity_notice_send.delay(activity_id, user_id, event_id), robust=True
+    )
 
 
 # --- starting -------------------------------------------------------------------------------------
@@ -189,9 +206,11 @@ def _run_from(ctx: Any, process: WFProcess, node: WFNode | None, previous: WFAct
             WFProcess.objects.filter(pk=process.pk).update(
                 state=WFState.SUSPENDED, updated=timezone.now()
             )
-            _audit(process, EventType.ACTIVITY_SUSPENDED, user_id=ctx.user_id, activity=activity,
-                   state=WFState.SUSPENDED, new_value=responsible.username,
-                   message=f"Waiting for {responsible.username}: {activity.summary}")
+            event = _audit(process, EventType.ACTIVITY_SUSPENDED, user_id=ctx.user_id,
+                           activity=activity, state=WFState.SUSPENDED,
+                           new_value=responsible.username,
+                           message=f"Waiting for {responsible.username}: {activity.summary}")
+            _notice_enqueue(activity.pk, responsible.pk, event.pk)
             return
         _run_automatic(ctx, process, activity, obj)
         _finish_activity(activity, actor_id=ctx.user_id)
@@ -315,6 +334,13 @@ def _approval(ctx: Any, activity_ref: Any, approved: bool, message: str) -> WFAc
     with transaction.atomic():
         activity = _claim(ctx, activity_ref, (NodeAction.APPROVAL,), verb)
         process = activity.process
+        if approved:
+            amount = records.approval_amount(
+                records.record_get(process.table_name, process.record_id)
+            )
+            if not _may_approve(ctx, amount):
+                _pass_to_supervisor(ctx, activity, amount, message)
+                return _reloaded(activity)
         column = activity.node.column_name
         callback = approval_callback(process.table_name, column, approved)
         if callback is None:
@@ -330,6 +356,50 @@ def _approval(ctx: Any, activity_ref: Any, approved: bool, message: str) -> WFAc
                    new_value=records.column_value(obj, column), message=message)
         _continue(ctx, activity)
     return _reloaded(activity)
+
+
+def _may_approve(ctx: Any, amount: Decimal | None) -> bool:
+    """iDempiere's rule: the caller's role approves up to its AmtApproval; admin or empty = no limit."""
+    limit = ctx.role.approval_amount
+    return ctx.is_admin or limit is None or amount is None or amount <= limit
+
+
+def _pass_to_supervisor(
+    ctx: Any, activity: WFActivity, amount: Decimal | None, message: str
+) -> None:
+    """The approver's limit is too low: note their approval and hand the activity to their
+    supervisor (active, same client, not the requester). Without one: 403, nothing changes (the
+    caller's transaction rolls back the claim)."""
+    approver = activity.responsible
+    limit = ctx.role.approval_amount
+    supervisor = (
+        active_users_of_client(ctx.client_id).filter(pk=approver.supervisor_id).first()
+        if approver.supervisor_id not in (None, approver.pk, activity.process.initiator_id)
+        else None
+    )
+    if supervisor is None:
+        raise Forbidden(
+            f"The document's amount {amount} exceeds the approval amount {limit} of role "
+            f"'{ctx.role.name}', and {approver.username} has no supervisor to pass the approval "
+            "to.",
+            code="approval_amount_exceeded",
+        )
+    WFActivity.objects.filter(pk=activity.pk, state=WFState.RUNNING).update(
+        state=WFState.SUSPENDED, responsible=supervisor, updated=timezone.now(),
+        updated_by_id=ctx.user_id,
+    )
+    WFProcess.objects.filter(pk=activity.process_id).update(
+        state=WFState.SUSPENDED, updated=timezone.now()
+    )
+    note = (
+        f"Approved by {approver.username}, amount {amount} above {approver.username}'s limit "
+        f"{limit}; forwarded to supervisor {supervisor.username}"
+    )
+    event = _audit(activity.process, EventType.FORWARDED, user_id=ctx.user_id, activity=activity,
+                   state=WFState.SUSPENDED, column_name="AD_User_ID",
+                   old_value=approver.username, new_value=supervisor.username,
+                   message=f"{note}: {message}" if message else note)
+    _notice_enqueue(activity.pk, supervisor.pk, event.pk)
 
 
 def activity_set_user_choice(
@@ -404,10 +474,11 @@ def activity_forward(
         WFProcess.objects.filter(pk=activity.process_id).update(
             state=WFState.SUSPENDED, updated=timezone.now()
         )
-        _audit(activity.process, EventType.FORWARDED, user_id=ctx.user_id, activity=activity,
-               state=WFState.SUSPENDED, column_name="AD_User_ID",
-               old_value=old.username if old else "", new_value=target.username,
-               message=message or f"Forwarded to {target.username}")
+        event = _audit(activity.process, EventType.FORWARDED, user_id=ctx.user_id,
+                       activity=activity, state=WFState.SUSPENDED, column_name="AD_User_ID",
+                       old_value=old.username if old else "", new_value=target.username,
+                       message=message or f"Forwarded to {target.username}")
+        _notice_enqueue(activity.pk, target.pk, event.pk)
     return _reloaded(activity)
 
 
@@ -486,9 +557,11 @@ def activity_escalate(*, activity_id: int, now=None) -> bool:
             responsible=supervisor, due=next_due, escalation_level=activity.escalation_level + 1,
             updated=now,
         )
-        _audit(activity.process, EventType.ESCALATED, user_id=None, activity=activity,
-               state=WFState.SUSPENDED, column_name="AD_User_ID", old_value=old.username,
-               new_value=supervisor.username,
-               message=f"Overdue since {activity.due:%Y-%m-%d %H:%M}; escalated to {supervisor}")
+        event = _audit(activity.process, EventType.ESCALATED, user_id=None, activity=activity,
+                       state=WFState.SUSPENDED, column_name="AD_User_ID",
+                       old_value=old.username, new_value=supervisor.username,
+                       message=f"Overdue since {activity.due:%Y-%m-%d %H:%M}; "
+                               f"escalated to {supervisor}")
+        _notice_enqueue(activity.pk, supervisor.pk, event.pk)
     return True
 

@@ -101,3 +101,37 @@ def demo_clerk(demo) -> User:
         default_warehouse=template.default_warehouse,
     )
     return clerk
+
+
+def garden_person(
+    name: str,
+    *,
+    limit: Decimal | None,
+    supervisor: User | None = None,
+    is_admin: bool = False,
+    email: str | None = None,
+) -> User:
+    """A GardenWorld user (password = name) whose default role approves up to ``limit``
+    (None = unlimited); the role has the same org access as GardenWorld User."""
+    from apps.accounts.models import Role, RoleOrgAccess, UserRole
+
+    template = UserRole.objects.get(user__username="GardenUser", role__name="GardenWorld User")
+    client = template.role.client
+    role = Role.objects.create(
+        client=client, org=template.role.org, name=f"{name} role", is_admin=is_admin,
+        is_all_tables=is_admin, is_all_orgs=is_admin, approval_amount=limit,
+    )
+    RoleOrgAccess.objects.create(role=role, org=template.default_org)
+    person = User.objects.create_user(
+        name, password=name, client=client, supervisor=supervisor,
+        email=f"{name.lower()}@example.com" if email is None else email,
+    )
+    UserRole.objects.create(
+        user=person, role=role, is_default=True, default_org=template.default_org,
+        default_warehouse=template.default_warehouse,
+    )
+    return person
+
+
+def supervise(subordinate: str, supervisor: User | None) -> None:
+    User.objects.filter(username=subordinate).update(supervisor=supervisor)

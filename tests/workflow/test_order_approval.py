@@ -119,13 +119,19 @@ def test_forward(garden_user, garden_admin, big_order, demo_clerk):
     response = garden_admin.put(f"/api/v1/workflow/approve/{node['id']}", {}, format="json")
     assert response.status_code == 403
 
-    # the new one can; the priority choice then goes to whoever approved
+    # the new one can act; the order (12,350) is above the clerk's limit (10,000), so their
+    # approval passes on to their supervisor (tests/workflow/test_approval_amount.py)
     response = clerk.put(f"/api/v1/workflow/approve/{node['id']}", {}, format="json")
     assert response.status_code == 200, response.content
-    choice = node_for(clerk, order_id)
+    assert nodes_of(clerk) == []
+    assert node_for(garden_admin, order_id)["id"] == node["id"]
+    # the final approver approves; the priority choice then goes to whoever approved
+    response = garden_admin.put(f"/api/v1/workflow/approve/{node['id']}", {}, format="json")
+    assert response.status_code == 200, response.content
+    choice = node_for(garden_admin, order_id)
     assert choice["node-name"] == "Set order priority"
 
-    event = WFActivity.objects.get(pk=node["id"]).events.get(event_type=EventType.FORWARDED)
+    event = WFActivity.objects.get(pk=node["id"]).events.filter(event_type=EventType.FORWARDED)[0]
     assert (event.user.username, event.old_value, event.new_value, event.message) == (
         "GardenAdmin", "GardenAdmin", demo_clerk.username, "please check"
     )

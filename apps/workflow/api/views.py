@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from apps.core.context import get_context
 from apps.workflow import selectors, services
+from apps.workflow.models import WFState
 from apps.workflow.serializers import (
     ACTION_SCHEMA,
     NODES_SCHEMA,
@@ -23,6 +24,13 @@ _ERRORS = {
     403: OpenApiResponse(description="The activity belongs to someone else"),
     404: OpenApiResponse(description="No such activity in this client"),
     409: OpenApiResponse(description="The activity is already done"),
+}
+_APPROVE_ERRORS = {
+    **_ERRORS,
+    403: OpenApiResponse(
+        description="The activity belongs to someone else, or the document's amount exceeds the "
+                    "approval amount of the caller's role and the caller has no supervisor"
+    ),
 }
 
 
@@ -68,8 +76,9 @@ class ApproveView(APIView):
         operation_id="workflow_approve",
         tags=["workflow"],
         request=MessageInputSerializer,
-        responses={200: ACTION_SCHEMA, **_ERRORS},
-        summary="Approve an approval node",
+        responses={200: ACTION_SCHEMA, **_APPROVE_ERRORS},
+        summary="Approve an approval node (above the role's approval amount: passed to the "
+                "approver's supervisor)",
     )
     def put(self, request, node_id: str):
         data = MessageInputSerializer(data=request.data)
@@ -77,6 +86,9 @@ class ApproveView(APIView):
         activity = services.activity_approve(
             ctx=get_context(request), activity_ref=node_id, message=data.validated_data["message"]
         )
+        if activity.state == WFState.SUSPENDED:  # above the approver's limit: passed on
+            return _done(f"Approved; forwarded to {activity.responsible} for final approval",
+                         activity)
         return _done("Approved", activity)
 
 
