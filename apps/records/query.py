@@ -508,10 +508,17 @@ def parse_expand(text: str | None) -> list[ExpandItem]:
     return items
 
 
+MAX_INT_DIGITS = 12
+
+
 def parse_int(value: str | None, option: str, default: int | None = None) -> int | None:
+    """A ``$top``/``$skip`` value: digits only (no sign, no exponent, no non-ASCII digits);
+    anything else is a 400 naming ``option``."""
     if value is None or str(value).strip() == "":
         return default
     text = str(value).strip()
-    if not (text.isascii() and text.isdigit()) or len(text) > 12:
-        raise _bad(f"{option} must be a non-negative integer.")
+    if not (text.isascii() and text.isdigit()):
+        raise _bad(f"{option} must be a non-negative integer, not '{text[:40]}'.")
+    if len(text.lstrip("0")) > MAX_INT_DIGITS:
+        raise _bad(f"{option} is too large (at most {MAX_INT_DIGITS} digits).")
     return int(text)

@@ -36,6 +36,9 @@ from apps.records.query import (
 )
 
 DEFAULT_MAX_RECORDS = 100
+# A page larger than this is "unlimited" in practice; it keeps LIMIT/OFFSET inside a 64-bit integer
+# whatever REST_MAX_RECORDS_SIZE says.
+MAX_PAGE_SIZE = 10**12
 
 
 # --- scoping ----------------------------------------------------------------------------------------
@@ -79,8 +82,9 @@ class Plan:
     fk_expands: dict[str, Plan] = field(default_factory=dict)  # column name → plan of target
     q: Q = field(default_factory=Q)
     order: list[str] = field(default_factory=list)
-    top: int | None = None
+    top: int | None = None  # the $top asked for (None or 0: no explicit top)
     skip: int = 0
+    size: int | None = None  # rows per page (per parent for a detail expansion); None: unlimited
 
     def columns(self) -> list[ColumnMeta]:
         if self.select is None:
@@ -88,6 +92,24 @@ class Plan:
         # An expanded foreign key is shown even when $select does not name it.
         extra = [self.meta.columns[n] for n in self.fk_expands if self.meta.columns[n] not in self.select]
         return self.select + extra
+
+
+def page_size(top: int | None, limit: int) -> int | None:
+    """Rows per page (None: unlimited) — one rule for the top level and for every nested $expand.
+
+    As iDempiere's ModelHelper, which serves both: a missing or zero ``$top`` is "no explicit top",
+    so REST_MAX_RECORDS_SIZE applies; a positive limit caps any ``$top``; a limit of 0 means no cap,
+    and then ``$top`` wins when there is one.
+    """
+    explicit = top or None
+    if limit <= 0:
+        return explicit
+    return limit if explicit is None else min(explicit, limit)
+
+
+def _option_name(option: str, path: str) -> str:
+    """``$top`` at the top level, ``$top (in $expand=C_OrderLine)`` in a nested expansion."""
+    return f"{option} (in $expand={path})" if path else option
 
 
 def build_plan(
@@ -100,18 +122,25 @@ def build_plan(
     orderby: str | None = None,
     top: str | None = None,
     skip: str | None = None,
+    limit: int | None = None,
     depth: int = 0,
+    path: str = "",
 ) -> Plan:
+    """The plan of a read. ``limit`` is REST_MAX_RECORDS_SIZE (read once, then passed down)."""
+    if limit is None:
+        limit = max_records(ctx)
     plan = Plan(meta=meta)
     plan.select = parse_select(meta, select)
     plan.q = compile_filter(meta, filter_text)
     plan.order = parse_orderby(meta, orderby)
-    plan.top = parse_int(top, "$top")
-    plan.skip = parse_int(skip, "$skip", 0) or 0
+    plan.top = parse_int(top, _option_name("$top", path))
+    plan.skip = parse_int(skip, _option_name("$skip", path), 0) or 0
+    plan.size = page_size(plan.top, limit)
     for item in parse_expand(expand):
         if depth + 1 > MAX_EXPAND_DEPTH:
             raise BadRequest(f"$expand is nested deeper than {MAX_EXPAND_DEPTH} levels.")
         opts = item.options
+        item_path = f"{path}/{item.name}" if path else item.name
         child = meta.children.get(item.name.lower())
         if child is not None:
             access.check_read(ctx, child.table_name)
@@ -124,7 +153,9 @@ def build_plan(
                 orderby=opts.get("$orderby"),
                 top=opts.get("$top"),
                 skip=opts.get("$skip"),
+                limit=limit,
                 depth=depth + 1,
+                path=item_path,
             )
             plan.children.append((child, child_plan))
             continue
@@ -136,14 +167,20 @@ def build_plan(
             if target is None:
                 raise BadRequest(f"Column '{col.name}' cannot be expanded: its table is not exposed.")
             access.check_read(ctx, target.table_name)
-            if any(k in opts for k in ("$filter", "$orderby", "$top", "$skip")):
+            # One master row: as in iDempiere, $top and $skip may only be 0 ("not given").
+            paging = [
+                parse_int(opts.get(name), _option_name(name, item_path), 0) for name in ("$top", "$skip")
+            ]
+            if any(paging) or any(opts.get(k, "").strip() for k in ("$filter", "$orderby")):
                 raise BadRequest(f"Only $select and $expand apply to the foreign key '{col.name}'.")
             plan.fk_expands[col.name] = build_plan(
                 ctx,
                 table_meta(target.table_name),
                 select=opts.get("$select"),
                 expand=opts.get("$expand"),
+                limit=limit,
                 depth=depth + 1,
+                path=item_path,
             )
             continue
         raise BadRequest(f"Cannot expand '{item.name}' on table '{meta.table_name}'.")
@@ -189,8 +226,9 @@ def load(ctx, objs: list[Any], plan: Plan, resolver: IdentifierResolver) -> None
     for child, child_plan in plan.children:
         qs = scope_rows(ctx, child_plan.meta, child.model._default_manager.all()).filter(child_plan.q)
         qs = qs.order_by(*(child_plan.order or ["pk"]))
-        if child_plan.top is not None or child_plan.skip:
-            end = None if child_plan.top is None else child_plan.skip + child_plan.top
+        # Sliced per parent (Django prefetches a sliced queryset with a window function).
+        if child_plan.size is not None or child_plan.skip:
+            end = None if child_plan.size is None else child_plan.skip + child_plan.size
             qs = qs[child_plan.skip : end]
         prefetch_related_objects(
             objs, Prefetch(child.accessor, queryset=qs, to_attr=_exp_attr(child.table_name))
@@ -295,7 +333,9 @@ def valrule_filter(ctx, valrule: str, context_text: str | None) -> str:
 
 
 def max_records(ctx) -> int:
-    return sysconfig_int("REST_MAX_RECORDS_SIZE", DEFAULT_MAX_RECORDS, client_id=ctx.client_id)
+    """REST_MAX_RECORDS_SIZE; 0 (or less) means no cap."""
+    limit = sysconfig_int("REST_MAX_RECORDS_SIZE", DEFAULT_MAX_RECORDS, client_id=ctx.client_id)
+    return min(limit, MAX_PAGE_SIZE)
 
 
 def record_list(ctx, table_name: str, params: dict[str, str]) -> dict[str, Any]:
@@ -310,19 +350,16 @@ def record_list(ctx, table_name: str, params: dict[str, str]) -> dict[str, Any]:
         orderby=params.get("$orderby"),
         top=params.get("$top"),
         skip=params.get("$skip"),
+        limit=max_records(ctx),
     )
     if params.get("$valrule"):
         rule_text = valrule_filter(ctx, params["$valrule"], params.get("$context"))
         plan.q &= compile_filter(meta, rule_text, source="$valrule")
     qs = qs.filter(plan.q).order_by(*(plan.order or ["pk"]))
-    limit = max_records(ctx)
-    # As in iDempiere, $top=0 means the default page size (REST_MAX_RECORDS_SIZE).
-    size = plan.top or None
-    if limit > 0:
-        size = limit if size is None else min(size, limit)
+    size = plan.size
     row_count = qs.count()
     page = qs[plan.skip : plan.skip + size] if size is not None else qs[plan.skip :]
-    objs = list(page) if size != 0 else []
+    objs = list(page)
     records = render_many(ctx, objs, plan)
     records_size = size if size is not None else max(row_count - plan.skip, 0)
     page_count = math.ceil(row_count / records_size) if records_size else (1 if row_count else 0)

@@ -128,3 +128,122 @@ def test_column_endpoint_for_list_and_keys(garden_admin):
     assert garden_admin.get(f"{ORDER_URL}/{order.pk}/DocStatus").json()["DocStatus"]["id"] == order.doc_status
     assert garden_admin.get(f"{ORDER_URL}/{order.pk}/C_Order_UU").json() == {"C_Order_UU": str(order.uid)}
     assert garden_admin.get(f"{ORDER_URL}/{order.pk}/C_Order_ID").json() == {"C_Order_ID": order.pk}
+
+
+# --- $top / $skip: one rule at the top level and in a nested $expand ------------------------------
+def _max_records(value: str | None) -> None:
+    from apps.accounts.models import SysConfig
+    from apps.accounts.services import sysconfig_cache_clear
+
+    if value is None:
+        SysConfig.objects.filter(client=None, name="REST_MAX_RECORDS_SIZE").delete()
+    else:
+        SysConfig.objects.update_or_create(client=None, name="REST_MAX_RECORDS_SIZE", defaults={"value": value})
+    sysconfig_cache_clear()
+
+
+def _bulk_line_counts(client, top: str | None = None, nested: str | None = None) -> tuple[int, list[int]]:
+    expand = "C_OrderLine" if nested is None else f"C_OrderLine($top={nested})"
+    params = {"$filter": "startswith(Description,'bulk')", "$expand": expand, "$orderby": "id"}
+    if top is not None:
+        params["$top"] = top
+    response = client.get(ORDER_URL, params)
+    assert response.status_code == 200, response.content
+    body = response.json()
+    return body["array-count"], [len(record["C_OrderLine"]) for record in body["records"]]
+
+
+@pytest.mark.parametrize(
+    ("limit", "top", "rows", "lines"),
+    [
+        # Default cap (100): zero or missing $top is "no explicit top", so the cap applies.
+        (None, None, 3, 4),
+        (None, "0", 3, 4),
+        (None, "2", 2, 2),
+        # A cap of 2 limits any $top, at both levels.
+        ("2", None, 2, 2),
+        ("2", "0", 2, 2),
+        ("2", "3", 2, 2),
+        ("2", "1", 1, 1),
+        # No cap (0): $top wins when given, everything otherwise.
+        ("0", None, 3, 4),
+        ("0", "0", 3, 4),
+        ("0", "3", 3, 3),
+    ],
+)
+def test_top_means_the_same_at_both_levels(garden_admin, limit, top, rows, lines):
+    _more_orders(3, lines=4)
+    _max_records(limit)
+    array_count, line_counts = _bulk_line_counts(garden_admin, top=top, nested=top)
+    assert array_count == rows
+    assert line_counts == [lines] * rows
+
+
+def test_nested_top_zero_returns_the_children(garden_admin):
+    """The open item: $expand=C_OrderLine($top=0) used to return no children at all."""
+    _more_orders(2, lines=3)
+    assert _bulk_line_counts(garden_admin, nested="0") == (2, [3, 3])
+    assert _bulk_line_counts(garden_admin, nested="") == (2, [3, 3])
+
+
+def test_nested_skip_beyond_the_children_gives_empty_arrays(garden_admin):
+    _more_orders(2, lines=3)
+    body = garden_admin.get(
+        ORDER_URL, {"$filter": "startswith(Description,'bulk')", "$expand": "C_OrderLine($skip=3;$top=0)"}
+    ).json()
+    assert [record["C_OrderLine"] for record in body["records"]] == [[], []]
+
+
+@pytest.mark.parametrize(
+    ("expand", "option"),
+    [
+        ("C_OrderLine($top=-1)", "$top"),
+        ("C_OrderLine($top=abc)", "$top"),
+        ("C_OrderLine($top=1.5)", "$top"),
+        ("C_OrderLine($top=1e3)", "$top"),
+        ("C_OrderLine($top=+3)", "$top"),
+        ("C_OrderLine($top=\u00b2)", "$top"),
+        ("C_OrderLine($top=99999999999999999999999)", "$top"),
+        ("C_OrderLine($skip=-1)", "$skip"),
+        ("C_OrderLine($skip=x)", "$skip"),
+        ("C_OrderLine($skip=0x10)", "$skip"),
+        ("C_OrderLine($expand=M_Product_ID($top=-2))", "$top"),
+        ("C_BPartner_ID($top=x)", "$top"),
+        ("C_BPartner_ID($skip=-1)", "$skip"),
+    ],
+)
+def test_bad_nested_top_or_skip_is_a_400_naming_the_option(garden_admin, expand, option):
+    response = garden_admin.get(ORDER_URL, {"$expand": expand})
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["status"] == 400 and body["title"]
+    assert option in body["detail"] and "$expand=" in body["detail"], body["detail"]
+
+
+@pytest.mark.parametrize("value", ["-1", "abc", "1.5", "1e3", "+3", "\u00b2", " - 1", "99999999999999999999999"])
+@pytest.mark.parametrize("option", ["$top", "$skip"])
+def test_bad_top_or_skip_is_a_400_naming_the_option(garden_admin, option, value):
+    response = garden_admin.get(ORDER_URL, {option: value})
+    assert response.status_code == 400, response.content
+    assert option in response.json()["detail"]
+
+
+def test_zero_top_and_skip_are_accepted_on_a_foreign_key_expansion(garden_admin):
+    response = garden_admin.get(ORDER_URL, {"$expand": "C_BPartner_ID($top=0;$skip=0;$select=Name)"})
+    assert response.status_code == 200, response.content
+    assert response.json()["records"][0]["C_BPartner_ID"]["Name"] == "Joe Block"
+    response = garden_admin.get(ORDER_URL, {"$expand": "C_BPartner_ID($skip=1)"})
+    assert response.status_code == 400 and "C_BPartner_ID" in response.json()["detail"]
+
+
+def test_query_count_is_constant_with_nested_top_and_cap(garden_admin, django_assert_max_num_queries):
+    params = {"$expand": "C_OrderLine($top=0;$expand=M_Product_ID),C_BPartner_ID"}
+    _count_queries(garden_admin, django_assert_max_num_queries, {**params, "$top": 1})  # warm caches
+    baseline = _count_queries(garden_admin, django_assert_max_num_queries, {**params, "$top": 1})
+    _more_orders(12, lines=5)
+    _max_records("3")
+    _count_queries(garden_admin, django_assert_max_num_queries, {**params, "$top": 1})  # re-read SysConfig
+    for top in (0, 1, 5, 13):
+        assert _count_queries(garden_admin, django_assert_max_num_queries, {**params, "$top": top}) == baseline
+    body = garden_admin.get(ORDER_URL, {**params, "$top": 0, "$filter": "startswith(Description,'bulk')"}).json()
+    assert body["array-count"] == 3 and all(len(r["C_OrderLine"]) == 3 for r in body["records"])
