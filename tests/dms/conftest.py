@@ -67,3 +67,68 @@ def body_of(response) -> bytes:
         return b"".join(response.streaming_content)
     return response.content
 
+
+
+# --- authorization matrices: orgs, a world of documents, and "nothing was written" ------------------
+
+
+@pytest.fixture
+def local_storage(settings, tmp_path):
+    """The default storage on a temp directory only: access rules do not depend on the backend."""
+    storages = dict(settings.STORAGES)
+    storages["default"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(tmp_path / "media"), "base_url": "/media/"},
+    }
+    settings.STORAGES = storages
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.STORAGE_BACKEND = "local"
+    return tmp_path / "media"
+
+
+@pytest.fixture
+def orgs(demo):
+    """GardenWorld User writes HQ, only reads Store, and does not see Hidden at all."""
+    from apps.accounts.models import Organization, Role, RoleOrgAccess
+
+    role = Role.objects.get(name="GardenWorld User")
+    hq = Organization.objects.get(client__name="GardenWorld", value="HQ")
+    store, _ = Organization.objects.get_or_create(
+        client=hq.client, value="Store", defaults={"name": "Store"}
+    )
+    hidden, _ = Organization.objects.get_or_create(
+        client=hq.client, value="Hidden", defaults={"name": "Hidden"}
+    )
+    role.is_all_orgs = False
+    role.save()
+    RoleOrgAccess.objects.update_or_create(role=role, org=hq, defaults={"is_read_only": False})
+    RoleOrgAccess.objects.update_or_create(role=role, org=store, defaults={"is_read_only": True})
+    RoleOrgAccess.objects.filter(role=role, org=hidden).delete()
+    return {"hq": hq, "store": store, "hidden": hidden}
+
+
+def partner_in(org, value: str):
+    """A GardenWorld business partner of ``org``."""
+    joe = record_of("c_bpartner", name="Joe Block")
+    model = type(joe)
+    return model.objects.create(
+        client=joe.client, org=org, value=value, name=value, bp_group=joe.bp_group
+    )
+
+
+def written_state(media_root) -> tuple:
+    """Row counts of every table a DMS write touches, and the bytes kept in storage."""
+    from apps.dms.models import Archive, DMSFile, Image, Thumbnail
+    from apps.uploads.models import Batch, StoredFile, UploadChunk, UploadSession
+
+    counts = tuple(
+        (model.__name__, model.objects.count())
+        for model in (DMSFile, Image, Archive, Thumbnail, StoredFile, UploadSession,
+                      UploadChunk, Batch)
+    )
+    sessions = tuple(UploadSession.objects.order_by("pk").values_list("pk", "state"))
+    files = tuple(sorted(
+        (str(path.relative_to(media_root)), path.stat().st_size)
+        for path in media_root.rglob("*") if path.is_file()
+    )) if media_root.exists() else ()
+    return counts, sessions, files
