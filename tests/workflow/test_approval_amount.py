@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from rest_framework.test import APIClient
 
 from apps.accounts.models import Client
@@ -210,3 +211,21 @@ def test_a_low_limit_does_not_stop_a_rejection(garden_user, manager):
                                             format="json")
     assert response.status_code == 200, response.content
     assert Order.objects.get(pk=order_id).doc_status == Order.DocStatus.NOT_APPROVED
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL")
+def test_two_simultaneous_approvals_pass_on_once(live_server, garden_user, manager):
+    """The pass to the supervisor happens under the activity's row lock: the second request waits,
+    then finds the activity someone else's (403); one FORWARDED event, nothing doubled."""
+    from tests.workflow.test_concurrency import _race
+
+    order_id, activity = _approval_for(garden_user, "Manager")
+    url = f"{live_server.url}/api/v1/workflow/approve/{activity.pk}"
+    statuses = _race(url, bearer_client("Manager").tokens["token"], [{}, {}])
+    assert sorted(statuses) == [200, 403], statuses
+
+    activity.refresh_from_db()
+    assert (activity.state, activity.responsible.username) == (WFState.SUSPENDED, "GardenAdmin")
+    assert WFEventAudit.objects.filter(activity=activity, event_type=EventType.FORWARDED).count() == 1
+    assert Order.objects.get(pk=order_id).doc_status == Order.DocStatus.IN_PROGRESS
