@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -12,6 +14,14 @@ def client_address(throttle: SimpleRateThrottle, request) -> str:
     if api_settings.NUM_PROXIES is None:
         return request.META.get("REMOTE_ADDR", "")
     return SimpleRateThrottle.get_ident(throttle, request)
+
+
+def _ident(address: str, user_name: str) -> str:
+    """A cache-safe identity: the user name is hashed, so spaces, unicode or a 150-character name
+    never make a key that memcached refuses (the address alone is not enough: it would let one
+    user's failures lock out everyone behind the same NAT)."""
+    digest = hashlib.sha256(user_name[:150].lower().encode()).hexdigest()[:32]
+    return f"{address}:{digest}"
 
 
 class LoginRateThrottle(SimpleRateThrottle):
@@ -25,11 +35,8 @@ class LoginRateThrottle(SimpleRateThrottle):
     def get_cache_key(self, request, view):
         user_name = ""
         if isinstance(request.data, dict):
-            user_name = str(request.data.get("userName", ""))[:150].lower()
-        return self.cache_format % {
-            "scope": self.scope,
-            "ident": f"{self.get_ident(request)}:{user_name}",
-        }
+            user_name = str(request.data.get("userName", ""))
+        return self.cache_format % {"scope": self.scope, "ident": _ident(self.get_ident(request), user_name)}
 
 
 class BasicFailureThrottle(SimpleRateThrottle):
@@ -44,7 +51,7 @@ class BasicFailureThrottle(SimpleRateThrottle):
         super().__init__()
         self.key = self.cache_format % {
             "scope": "basic-failures",
-            "ident": f"{client_address(self, request)}:{user_name[:150].lower()}",
+            "ident": _ident(client_address(self, request), user_name),
         }
 
     def get_cache_key(self, request, view):

@@ -118,3 +118,22 @@ def test_basic_loses_access_with_its_role_or_client(demo, what):
     else:
         UserRole.objects.filter(user__username="GardenUser").update(is_active=False)
     assert client.get(PROTECTED).status_code == 401
+
+
+def test_throttle_keys_are_cache_safe_for_any_user_name(demo, three_per_minute):
+    import warnings
+
+    from django.core.cache import CacheKeyWarning
+
+    client = APIClient()
+    name = "Gärden Admin " + "x" * 120
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheKeyWarning)
+        statuses = [
+            client.post(
+                "/api/v1/auth/tokens", {"userName": variant, "password": "wrong"}, format="json"
+            ).status_code
+            for variant in (name, name.upper(), name.lower(), name)
+        ]
+    # The same name in any case is one bucket: three failures, then refused.
+    assert statuses == [401, 401, 401, 429]
