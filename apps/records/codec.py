@@ -148,7 +148,10 @@ def to_python(col: ColumnMeta, value: Any) -> Any:
             raise _column_error(col.name, "expected a timestamp 'YYYY-MM-DDTHH:MM:SSZ'.")
         if timezone.is_naive(parsed):
             parsed = parsed.replace(tzinfo=dt.UTC)
-        return parsed
+        try:
+            return parsed.astimezone(dt.UTC)
+        except OverflowError:
+            raise _column_error(col.name, "the timestamp is out of range.") from None
     if data_type == "UUID":
         try:
             return uuid.UUID(str(value))

@@ -394,7 +394,11 @@ def _parse_datetime(value: Any) -> dt.datetime | None:
         return None
     if timezone.is_naive(stamp):
         stamp = stamp.replace(tzinfo=dt.UTC)
-    return stamp
+    try:
+        # In UTC now: an offset that pushes it past year 1 or 9999 is not a timestamp, not a 500.
+        return stamp.astimezone(dt.UTC)
+    except OverflowError:
+        return None
 
 
 def compile_filter(meta: TableMeta, text: str | None, *, source: str = "$filter") -> Q:

@@ -136,9 +136,14 @@ def build_plan(
     plan.top = parse_int(top, _option_name("$top", path))
     plan.skip = parse_int(skip, _option_name("$skip", path), 0) or 0
     plan.size = page_size(plan.top, limit)
+    seen: set[str] = set()
     for item in parse_expand(expand):
         if depth + 1 > MAX_EXPAND_DEPTH:
             raise BadRequest(f"$expand is nested deeper than {MAX_EXPAND_DEPTH} levels.")
+        # Both would load into the same attribute and answer under the same key.
+        if item.name.lower() in seen:
+            raise BadRequest(f"$expand names '{item.name}' more than once.")
+        seen.add(item.name.lower())
         opts = item.options
         item_path = f"{path}/{item.name}" if path else item.name
         child = meta.children.get(item.name.lower())

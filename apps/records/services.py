@@ -148,8 +148,14 @@ def _check_org(ctx, org_id: int | None) -> None:
 
 
 def _apply(ctx, meta: TableMeta, obj: Any, columns: dict[ColumnMeta, Any]) -> None:
+    fields = {f.attname: f for f in meta.model._meta.concrete_fields}
     for col, raw in columns.items():
         value = _resolve_fk(ctx, col, raw) if col.is_fk else to_python(col, raw)
+        field = fields.get(col.attname)
+        if value is None and field is not None and not field.null and field.blank and field.empty_strings_allowed:
+            # null clears an optional text column; full_clean() skips blank values, so a None
+            # would otherwise reach the NOT NULL constraint (IntegrityError).
+            value = ""
         setattr(obj, col.attname, value)
 
 
