@@ -14,6 +14,7 @@ import math
 import mimetypes
 import re
 import unicodedata
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -133,7 +134,9 @@ def _prefix(session: UploadSession) -> str:
 
 
 def _staged_key(session: UploadSession, index: int) -> str:
-    return f"{_prefix(session)}chunks/{index:06d}"
+    """A fresh key per attempt: a failed attempt's cleanup (or its late PutObject) must never
+    touch the object a retry of the same chunk wrote meanwhile (``chunk.storage_key`` records it)."""
+    return f"{_prefix(session)}chunks/{index:06d}-{uuid.uuid4().hex[:12]}"
 
 
 def _content_key(sha256: str) -> str:
@@ -654,6 +657,9 @@ def _assemble(session: UploadSession, storage: Any) -> tuple[str, int]:
                 st.local_write_file(storage, key, st.HashingReader(_Empty(), 0, 0))
             else:
                 raise _AssemblyError("The upload's data is missing.")
+        # Appends and in-place chunks cover [0, received_bytes) once all are in; anything past
+        # that was written by a refused body (its claim dropped) and must not count.
+        st.local_truncate(storage, key, session.received_bytes)
         return st.sha256_of(storage, backend, key)
     chunks = list(session.chunks.filter(received=True).order_by("index"))
     if session.mode == Mode.PARTS:
@@ -887,6 +893,11 @@ def session_record_result(*, session: UploadSession, **refs: Any) -> UploadSessi
 
 
 # --- Stored files ------------------------------------------------------------------------------------
+
+
+def stored_file_storage(stored_file: StoredFile) -> Any:
+    """The storage that holds a stored file's bytes (recorded on the row)."""
+    return _file_storage(stored_file)
 
 
 def stored_file_open(stored_file: StoredFile) -> IO[bytes]:

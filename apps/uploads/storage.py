@@ -152,10 +152,12 @@ class HashingReader:
             size = min(size, self.limit + 1 - self.count)
         try:
             data = self.stream.read(size) if size > 0 else b""
-        except OSError:
+        except OSError as error:  # the connection dropped (Django's UnreadablePostError too)
             if not self.partial_ok:
-                raise
-            data = b""  # the connection dropped: the body ends here
+                raise ShortBody(
+                    f"The connection dropped after {self.count} bytes of the body."
+                ) from error
+            data = b""  # the body ends here
         if not data:
             self._eof = True
             if self.length is not None and self.count < self.length:
@@ -211,6 +213,14 @@ def local_write_at(storage: Any, key: str, offset: int, reader: HashingReader) -
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def local_truncate(storage: Any, key: str, size: int) -> None:
+    """Cut a session file back to ``size`` bytes: bytes written in place by a body that was then
+    refused (checksum, limit) lie past the received ones and are not part of the upload."""
+    path = local_path(storage, key)
+    if os.path.getsize(path) > size:
+        os.truncate(path, size)
 
 
 def local_write_file(storage: Any, key: str, reader: HashingReader) -> None:

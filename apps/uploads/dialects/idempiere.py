@@ -8,13 +8,12 @@ sessions. Chunk PUTs and GETs also accept a presigned URL instead of a bearer to
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
-from urllib.parse import quote
 
 from django.conf import settings
 from django.http import StreamingHttpResponse
 from django.urls import path
-from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.permissions import AllowAny
@@ -23,7 +22,8 @@ from rest_framework.views import APIView
 
 from apps.core import signing
 from apps.core.context import get_context
-from apps.core.errors import BadRequest, Conflict, NotReady
+from apps.core.downloads import file_response, open_storage_range, stream_pieces
+from apps.core.errors import BadRequest, Conflict, NotReady, PayloadTooLarge
 from apps.uploads import selectors, services
 from apps.uploads.dialects.common import request_body_stream
 from apps.uploads.models import UploadSession
@@ -244,25 +244,27 @@ class UploadChunkView(APIView):
         )
 
 
-def _file_blocks(handle: Any, block: int = 1024 * 1024):
-    try:
-        while True:
-            data = handle.read(block)
-            if not data:
-                return
-            yield data
-    finally:
-        handle.close()
+ASJSON_DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 
 
-def _base64_json(session: UploadSession, handle: Any):
-    import json
+def _asjson_max_bytes() -> int:
+    """``?asJson=true`` base64-encodes the file into one JSON body: bounded by
+    ``UPLOAD_ASJSON_MAX_BYTES`` (default 10 MiB); larger files are fetched as bytes."""
+    return int(getattr(settings, "UPLOAD_ASJSON_MAX_BYTES", ASJSON_DEFAULT_MAX_BYTES))
 
+
+def _base64_json(session: UploadSession, handle: Any, size: int):
+    """``{fileName, contentType, data}`` streamed: base64 in pieces, never the whole file."""
     head = json.dumps({"fileName": session.file_name, "contentType": session.content_type})
     yield head[:-1].encode() + b', "data": "'
-    for data in _file_blocks(handle, 3 * 256 * 1024):  # a multiple of 3: no padding mid-stream
+    # A piece size that is a multiple of 3 puts no padding mid-stream.
+    for data in stream_pieces(handle, size, 3 * 256 * 1024):
         yield base64.b64encode(data)
     yield b'"}'
+
+
+def _wants_json(request) -> bool:
+    return str(request.query_params.get("asJson", "")).strip().lower() in ("true", "1", "yes")
 
 
 class UploadFileView(APIView):
@@ -270,13 +272,23 @@ class UploadFileView(APIView):
 
     @extend_schema(
         tags=TAGS, operation_id="uploads_file",
-        parameters=[OpenApiParameter("asJson", bool, description="Answer base64 in JSON")],
+        parameters=[
+            OpenApiParameter("asJson", bool, description="Answer base64 in JSON (small files only)"),
+            OpenApiParameter("Range", str, OpenApiParameter.HEADER,
+                             description="One byte range (bytes=first-last, first-, -suffix)"),
+            OpenApiParameter("If-None-Match", str, OpenApiParameter.HEADER,
+                             description="The ETag (quoted SHA-256) already held: 304"),
+        ],
         responses={
             (200, "application/octet-stream"): OpenApiTypes.BINARY,
             (200, "application/json"): FileJsonOut,
+            206: OpenApiResponse(description="The requested byte range (Content-Range)"),
+            304: OpenApiResponse(description="Not modified (If-None-Match)"),
             409: OpenApiResponse(description="Still processing (Retry-After) or not complete"),
+            413: OpenApiResponse(description="Too large for asJson: fetch the bytes instead"),
+            416: OpenApiResponse(description="Range not satisfiable (Content-Range: bytes */size)"),
         },
-        summary="The uploaded file's bytes",
+        summary="The uploaded file's bytes (Range, ETag/If-None-Match)",
     )
     def get(self, request, upload_id: str):
         session = _session_of(request, upload_id, "GET")
@@ -285,20 +297,26 @@ class UploadFileView(APIView):
         if session.state != State.COMPLETED or session.stored_file is None:
             raise Conflict(_status_message(session))
         stored = session.stored_file
-        handle = services.stored_file_open(stored)
         content_type = session.content_type or stored.content_type or "application/octet-stream"
-        if str(request.query_params.get("asJson", "")).lower() in ("true", "1", "yes"):
+        storage = services.stored_file_storage(stored)
+        if _wants_json(request):
+            cap = _asjson_max_bytes()
+            if stored.size > cap:
+                raise PayloadTooLarge(
+                    f"The file has {stored.size} bytes; asJson answers files of up to {cap} "
+                    "bytes. Download the bytes without asJson (Range requests are supported)."
+                )
+            handle = open_storage_range(storage, stored.storage_key, 0, stored.size, stored.size)
             response = StreamingHttpResponse(
-                _base64_json(session, handle), content_type="application/json"
+                _base64_json(session, handle, stored.size), content_type="application/json"
             )
+            response["ETag"] = f'"{stored.sha256}"'
+            response["Cache-Control"] = "private, max-age=0"
             return response
-        response = StreamingHttpResponse(_file_blocks(handle), content_type=content_type)
-        response["Content-Length"] = str(stored.size)
-        response["ETag"] = f'"{stored.sha256}"'
-        response["Content-Disposition"] = content_disposition_header(
-            as_attachment=True, filename=session.file_name
-        ) or f"attachment; filename*=UTF-8''{quote(session.file_name)}"
-        return response
+        return file_response(
+            request, storage=storage, key=stored.storage_key, size=stored.size,
+            sha256=stored.sha256, file_name=session.file_name, content_type=content_type,
+        )
 
 
 urlpatterns = [
