@@ -9,20 +9,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from django.urls import Resolver404, resolve
 
 from apps.erp.models import BPartner, Order, OrderLine
-
-
-def _records_api_available() -> bool:
-    try:
-        resolve("/api/v1/models/c_order")
-    except Resolver404:
-        return False
-    return True
-
-
-pytestmark = pytest.mark.skipif(not _records_api_available(), reason="records API not installed")
 
 
 def _amount(value) -> Decimal:
