@@ -7,6 +7,7 @@ from http import HTTPStatus
 from typing import Any
 
 from django.db import transaction
+from django.http import FileResponse, StreamingHttpResponse
 from django.test.client import RequestFactory
 from django.urls import Resolver404, resolve
 from drf_spectacular.types import OpenApiTypes
@@ -17,6 +18,7 @@ from rest_framework.views import APIView
 
 from apps.core.context import get_context
 from apps.core.errors import ApplicationError, BadRequest, Forbidden, problem_body
+from apps.core.models import SYSTEM_CLIENT_ID
 from apps.records import selectors, serializers, services
 from apps.records.caches import cache_list, cache_reset
 from apps.records.codec import storable_text
@@ -160,11 +162,12 @@ class FormsView(APIView):
 
 class CachesView(APIView):
     @staticmethod
-    def _admin(request):
+    def _admin_scope(request) -> int | None:
+        """The client whose caches the caller administers; None for the System client's admin (all)."""
         ctx = get_context(request)
         if not ctx.is_admin:
             raise Forbidden("Only administrator roles may see or reset caches.")
-        return ctx
+        return None if ctx.client_id == SYSTEM_CLIENT_ID else ctx.client_id
 
     @extend_schema(
         operation_id="records_caches_list",
@@ -173,12 +176,13 @@ class CachesView(APIView):
             _param("name", "Only caches with this name"),
         ],
         responses={200: serializers.CachesSerializer},
-        summary="Caches of this process (admin roles only)",
+        summary="Caches of this process (admin roles only; a client's admin sees its own client's entries)",
     )
     def get(self, request):
-        self._admin(request)
+        client_id = self._admin_scope(request)
+        params = request.query_params
         return Response(
-            {"caches": cache_list(request.query_params.get("table_name"), request.query_params.get("name"))}
+            {"caches": cache_list(params.get("table_name"), params.get("name"), client_id=client_id)}
         )
 
     @extend_schema(
@@ -191,10 +195,10 @@ class CachesView(APIView):
         summary="Reset caches (admin roles only): {entriesReset}",
     )
     def delete(self, request):
-        self._admin(request)
+        client_id = self._admin_scope(request)
         params = request.query_params
         return Response(
-            {"entriesReset": cache_reset(params.get("table_name"), params.get("record_id"))}
+            {"entriesReset": cache_reset(params.get("table_name"), params.get("record_id"), client_id=client_id)}
         )
 
 
@@ -225,7 +229,18 @@ class _StepFailed(Exception):
 
 class BatchView(APIView):
     MAX_STEPS = 100
+    # Only the record calls of §5 (models, models/{table}, .../{id}, .../{id}/{column}): their effects
+    # are rows, which the batch's transaction can roll back, and their answers are JSON. Auth calls,
+    # uploads, documents, attachments (file storage a rollback cannot undo, streamed bytes) and
+    # workflow are not reachable through a batch.
+    ALLOWED_ROUTES = frozenset({"records-models", "records-table", "records-record", "records-column"})
     factory = RequestFactory()
+
+    @staticmethod
+    def _not_allowed(index: int, step: dict[str, Any], why: str) -> BadRequest:
+        return BadRequest(
+            f"Step {index}: path '{_shown(step.get('path'))}' is not allowed in a batch ({why})."
+        )
 
     def _step(self, request, index: int, step: Any) -> dict[str, Any]:
         if not isinstance(step, dict):
@@ -239,7 +254,7 @@ class BatchView(APIView):
         if not storable_text(path):
             raise BadRequest(f"Step {index}: the path has a NUL character or a lone surrogate.")
         if not path or path.split("?")[0].rstrip("/") == "batch":
-            raise BadRequest(f"Step {index}: path '{_shown(step.get('path'))}' is not allowed in a batch.")
+            raise self._not_allowed(index, step, "only models/... calls are")
         full = "/api/v1/" + path
         try:
             match = resolve(full.split("?")[0])
@@ -249,6 +264,8 @@ class BatchView(APIView):
                 "statusCode": 404,
                 "body": problem_body(404, "Not Found", f"No route for '{path}'."),
             }
+        if match.url_name not in self.ALLOWED_ROUTES or not path.startswith("models"):
+            raise self._not_allowed(index, step, "only models/... calls are")
         body = step.get("body")
         data = json.dumps(body) if body is not None else ""
         sub = (
@@ -259,6 +276,12 @@ class BatchView(APIView):
         sub._force_auth_user = request.user
         sub._force_auth_token = request.auth
         response = match.func(sub, *match.args, **match.kwargs)
+        if isinstance(response, (StreamingHttpResponse, FileResponse)) or getattr(response, "streaming", False):
+            # Never drain a stream into the batch's answer. Release its file or generator without
+            # response.close(): that signals request_finished, which closes the batch's DB connection.
+            for closer in getattr(response, "_resource_closers", []):
+                closer()
+            raise self._not_allowed(index, step, "its answer is a stream of bytes")
         if hasattr(response, "render"):
             response.render()
         try:

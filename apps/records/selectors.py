@@ -16,7 +16,7 @@ from typing import Any
 from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
 
 from apps.accounts.selectors import sysconfig_bool, sysconfig_int
-from apps.core.errors import BadRequest, NotFound
+from apps.core.errors import BadRequest, Forbidden, NotFound
 from apps.records import access
 from apps.records.codec import fk_value, list_value, out_name, scalar
 from apps.records.dictionary import (
@@ -435,6 +435,29 @@ def models_list(ctx, filter_text: str | None) -> list[dict[str, Any]]:
     ]
 
 
+def _check_reference_table(ctx, ref: Any) -> None:
+    """A table reference (ValidationType T) shows rows of a table: 403 unless the role may read it.
+
+    Its table is the ReferenceTableName of the columns that use it; one the role may not read, or a
+    table reference no column names a table for, is refused as ``GET /models/{table}`` would refuse
+    it. List references (DocStatus, ...) are values of the dictionary and stay readable."""
+    from apps.records.models import Column
+
+    if ref.validation_type != "T" or access.table_access(ctx) is None:
+        return
+    tables = sorted(
+        {
+            name
+            for name in Column.objects.filter(reference=ref).values_list("reference_table", flat=True)
+            if name
+        }
+    )
+    if not tables:
+        raise Forbidden(f"Your role may not read the table of reference '{ref.name}'.")
+    for name in tables:
+        access.check_read(ctx, name)
+
+
 def reference_values(ctx, ident: str) -> dict[str, Any]:
     from apps.records.models import Reference
 
@@ -451,15 +474,20 @@ def reference_values(ctx, ident: str) -> dict[str, Any]:
             ref = qs.filter(name=text).first()
     if ref is None:
         raise NotFound(f"No reference '{ident}'.")
+    _check_reference_table(ctx, ref)
     values = ref.values.filter(is_active=True).order_by("seq_no", "value")
     return {"name": ref.name, "reflist": [{"value": v.value, "name": v.name} for v in values]}
 
 
 def forms_list(ctx, filter_text: str | None) -> list[dict[str, Any]]:
-    """Active forms (AD_Form), filtered by ``filter_text``, at most REST_MAX_RECORDS_SIZE of them."""
+    """Active forms (AD_Form), filtered by ``filter_text``, at most REST_MAX_RECORDS_SIZE of them.
+
+    Forms are the rows of the AD_Form table: a role that may not read it gets 403, as from
+    ``GET /models/AD_Form``."""
     from apps.records.models import Form
 
     meta = table_meta("AD_Form")
+    access.check_read(ctx, meta.table_name)
     qs = Form.objects.filter(is_active=True).filter(compile_filter(meta, filter_text)).order_by("name")
     limit = max_records(ctx)
     return [
