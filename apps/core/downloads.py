@@ -33,9 +33,33 @@ READ_PIECE = 256 * 1024
 PRESIGNED_SECONDS = 60
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
 _UNSAFE_IN_QUOTES = re.compile(r'["\\\x00-\x1f\x7f]')
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+MEDIA_TYPE_MAX_LENGTH = 255
+# RFC 9110 §8.3.1 media-type: type "/" subtype *( OWS ";" OWS [ name "=" value ] ), where names,
+# type and subtype are tokens and a value is a token or a quoted-string (ASCII only: no obs-text).
+_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_QUOTED_STRING = r'"(?:[\t !#-\[\]-~]|\\[\t -~])*"'
+_MEDIA_TYPE = re.compile(
+    rf"(?P<type>{_TOKEN})/(?P<subtype>{_TOKEN})"
+    rf"(?P<parameters>(?:[ \t]*;(?:[ \t]*{_TOKEN}=(?:{_TOKEN}|{_QUOTED_STRING}))?)*)"
+)
 
 # opener(start, length) -> a reader positioned at ``start`` (it may return more than ``length``).
 RangeOpener = Callable[[int, int], IO[bytes]]
+
+
+def media_type_normalize(value: object) -> str | None:
+    """``value`` as a media type with type and subtype lower-cased (parameters as given), or None
+    when it is not one: then it is no safe ``Content-Type`` either (CR/LF, spaces, non-ASCII...)."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip(" \t")
+    if len(value) > MEDIA_TYPE_MAX_LENGTH:
+        return None
+    match = _MEDIA_TYPE.fullmatch(value)
+    if match is None:
+        return None
+    return f"{match['type'].lower()}/{match['subtype'].lower()}{match['parameters']}"
 
 
 def content_disposition(file_name: str, *, inline: bool = False) -> str:
@@ -155,7 +179,8 @@ def file_response(
     if storage is None and opener is None:
         raise ValueError("file_response needs a storage and key, or an opener.")
     size = int(size)
-    content_type = content_type or "application/octet-stream"
+    # Stored content types were not always checked: an old row's junk must not break the header.
+    content_type = media_type_normalize(content_type) or DEFAULT_CONTENT_TYPE
     etag = f'"{sha256}"'
     meta = request.META
     common = {"ETag": etag, "Accept-Ranges": "bytes", "Cache-Control": "private, max-age=0"}

@@ -25,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from apps.core.downloads import MEDIA_TYPE_MAX_LENGTH, media_type_normalize
 from apps.core.errors import (
     ApplicationError,
     BadRequest,
@@ -50,6 +51,14 @@ CLAIM_TOUCH_SECONDS = 30
 # Expired/cancelled session rows are kept this long (answering 410) before they are deleted.
 ROW_RETENTION = timedelta(days=7)
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+# Where each dialect's clients send the content type, so a refusal names the field they know.
+CONTENT_TYPE_FIELDS = {
+    "idempiere": "contentType",
+    "tus": "Upload-Metadata filetype",
+    "nuxeo": "X-File-Type",
+    "axelor": "X-File-Type",
+    "twake": "type",
+}
 
 
 class ChecksumMismatch(Unprocessable):
@@ -92,6 +101,25 @@ def _normalize_sha256(value: str | None, what: str = "sha256") -> str:
     if not _HEX64.match(value):
         raise BadRequest(f"{what} must be 64 hexadecimal characters.")
     return value
+
+
+def _normalize_content_type(value: str | None, dialect: str) -> str:
+    """The declared content type as a media type (type/subtype lower-cased), "" when none.
+
+    It is sent back later as a ``Content-Type`` header, so anything else (CR/LF, spaces, no
+    subtype, non-ASCII, too long) is refused here rather than stored.
+    """
+    if value is None or value == "":
+        return ""
+    normalized = media_type_normalize(value)
+    if normalized is None:
+        field = CONTENT_TYPE_FIELDS.get(dialect, "The content type")
+        raise BadRequest(
+            f"{field} must be a media type such as text/plain: type/subtype with optional "
+            f"';name=value' parameters, at most {MEDIA_TYPE_MAX_LENGTH} characters.",
+            code="invalid_content_type",
+        )
+    return normalized
 
 
 _MAGIC = (
@@ -187,6 +215,7 @@ def session_create(
 
     ``meta`` is protocol metadata a dialect keeps with the session (e.g. tus Upload-Metadata).
     """
+    content_type = _normalize_content_type(content_type, dialect)
     max_file = int(settings.UPLOAD_MAX_FILE_SIZE)
     max_chunk = int(settings.UPLOAD_MAX_CHUNK_SIZE)
     max_chunks = int(settings.UPLOAD_MAX_CHUNKS)
@@ -242,7 +271,7 @@ def session_create(
             updated_by_id=ctx.user_id,
             owner_id=ctx.user_id,
             file_name=sanitize_file_name(file_name),
-            content_type=(content_type or "")[:255],
+            content_type=content_type,
             size=size,
             chunk_size=chunk_size,
             chunk_count=chunk_count,

@@ -136,3 +136,38 @@ def test_dms_module_re_exports_core():
     assert dms_downloads.content_disposition is downloads.content_disposition
     assert dms_downloads.parse_range is downloads.parse_range
     assert dms_downloads.READ_PIECE == downloads.READ_PIECE
+
+
+@pytest.mark.parametrize(("stored_type", "served"), [
+    ("text/plain\r\nX-Injected: 1", "application/octet-stream"),
+    ("text/plain\n", "application/octet-stream"),
+    ("no-subtype", "application/octet-stream"),
+    ("tëxt/plain", "application/octet-stream"),
+    ("", "application/octet-stream"),
+    ("Text/Plain; charset=UTF-8", "text/plain; charset=UTF-8"),
+])
+def test_a_stored_content_type_that_is_no_media_type_is_served_as_octet_stream(stored_type, served):
+    """Rows written before content types were checked must not turn a download into a 500."""
+    response = downloads.file_response(
+        _get(), size=len(DATA), sha256=SHA, file_name="a.bin", content_type=stored_type,
+        opener=lambda start, length: io.BytesIO(DATA),
+    )
+    assert response.status_code == 200
+    assert response["Content-Type"] == served
+    assert "X-Injected" not in response
+
+
+def test_media_type_normalize():
+    normalize = downloads.media_type_normalize
+    assert normalize(" IMAGE/Png ") == "image/png"
+    assert normalize('multipart/mixed; boundary="a \\"b\\";c"') == 'multipart/mixed; boundary="a \\"b\\";c"'
+    assert normalize("text/plain;") == "text/plain;"
+    for bad in ("text/plain\r\n", "text/pl ain", "a/b/c", 'a/b; c="d', "a/b; c", None, 5,
+                "a/b" + "; c=d" * 60):
+        assert normalize(bad) is None
+    # Bounded work on hostile input.
+    import time
+
+    started = time.monotonic()
+    assert normalize("a/b" + " ;" * 120 + "!") is None
+    assert time.monotonic() - started < 0.5

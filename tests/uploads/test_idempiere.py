@@ -263,11 +263,16 @@ def test_presigned_urls(garden_user, storage, monkeypatch):
     get_url = status_of_with_url(garden_user, upload_id)
     assert anon.get(get_url).status_code == 200
     assert put(get_url.replace(f"{upload_id}?", f"{upload_id}/chunks/2?"), pieces[1]).status_code == 403
-    # Expired.
+    # Expired: 410 Gone (DESIGN §3); a tampered URL stays 403 after the expiry too.
     real_time = time.time
     monkeypatch.setattr(time, "time", lambda: real_time() + 2 * 24 * 3600 + 10)
     url2 = urlsplit(template.replace("{chunkOrder}", "2"))
-    assert put(f"{url2.path}?{url2.query}", pieces[1]).status_code == 403
+    expired = put(f"{url2.path}?{url2.query}", pieces[1])
+    assert expired.status_code == 410
+    assert expired.json() == {"title": "Gone", "status": 410,
+                              "detail": "The presigned URL has expired."}
+    assert put(tampered, pieces[1]).status_code == 403
+    assert UploadSession.objects.get(uid=upload_id).received_bytes == len(pieces[0])
     monkeypatch.setattr(time, "time", real_time)
     assert put(f"{url2.path}?{url2.query}", pieces[1]).status_code == 200
     file_url = get_url.replace(f"{upload_id}?", f"{upload_id}/file?")
