@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import mimetypes
-import re
-import unicodedata
 
 import filetype
-from django.conf import settings
 
 from apps.core.errors import BadRequest
+from apps.uploads.services import sanitize_file_name
 
 SNIFF_BYTES = 8192
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Types filetype cannot see in the bytes; taken from the extension only when the bytes look like text.
 _TEXT_TYPES = {
     "text/plain", "text/csv", "text/html", "text/markdown", "text/xml", "application/json",
@@ -21,23 +18,15 @@ _TEXT_TYPES = {
 
 
 def file_name_sanitize(raw: str | None, *, default: str | None = None) -> str:
-    """A safe file name: last path component, no control characters, length-capped."""
-    name = unicodedata.normalize("NFC", str(raw or ""))
-    name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = _CONTROL.sub("", name).strip().strip(".") if name.strip() in {".", ".."} else (
-        _CONTROL.sub("", name).strip()
-    )
+    """A safe file name by the uploads engine's rule (``apps.uploads.services.sanitize_file_name``,
+    so both apps agree): NFC, last path component, no Unicode category C characters (controls,
+    NUL, CR/LF, bidi overrides, zero-width and other format characters), no leading or trailing
+    dots or spaces, length-capped. Nothing left: ``default``, or 400 without one."""
+    name = sanitize_file_name(raw, default="")
     if not name:
         if default:
             return default
         raise BadRequest("A file name is required.", code="invalid_name")
-    cap = getattr(settings, "FILE_NAME_MAX_LENGTH", 200)
-    if len(name) > cap:
-        stem, dot, ext = name.rpartition(".")
-        if dot and 0 < len(ext) <= 16 and stem:
-            name = stem[: cap - len(ext) - 1] + "." + ext
-        else:
-            name = name[:cap]
     return name
 
 

@@ -10,16 +10,24 @@ record's org, deletes change the deleted rows' orgs; a read-only org answers 403
 
 from __future__ import annotations
 
+import io
 import logging
+import lzma
+import math
+import struct
+import zipfile
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
 from apps.core.context import RequestContext
-from apps.core.errors import BadRequest, Conflict, NotFound, NotReady
+from apps.core.errors import BadRequest, Conflict, Gone, NotFound, NotReady, PayloadTooLarge
 from apps.dms import engine
 from apps.dms.access import org_write_check, record_org_check, record_resolve
 from apps.dms.content import SNIFF_BYTES, content_type_sniff, file_name_sanitize
@@ -339,6 +347,200 @@ def attachment_add_bytes(
         engine.session_cancel(session)
 
 
+# --- attachments from a ZIP archive ---------------------------------------------------------------
+
+ZIP_READ_PIECE = 1024 * 1024  # bytes decompressed per step; no entry is ever read whole
+_ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+_ZIP_ERRORS = (
+    zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, NotImplementedError, RuntimeError,
+    ValueError, OSError, struct.error,
+)
+
+
+@dataclass(frozen=True)
+class ZipLimits:
+    """Caps of a ZIP import, from settings (safe defaults): entries, bytes per entry and in all
+    (counted while decompressing, never taken from the headers alone), and the largest
+    compression ratio of an entry above ``ratio_min_size`` bytes."""
+
+    max_entries: int
+    max_entry_size: int
+    max_total_size: int
+    max_ratio: int
+    ratio_min_size: int
+
+    @classmethod
+    def from_settings(cls) -> ZipLimits:
+        return cls(
+            max_entries=int(getattr(settings, "ATTACHMENT_ZIP_MAX_ENTRIES", 1000)),
+            max_entry_size=int(getattr(
+                settings, "ATTACHMENT_ZIP_MAX_ENTRY_SIZE",
+                getattr(settings, "UPLOAD_MAX_FILE_SIZE", 10 * 1024**3),
+            )),
+            max_total_size=int(getattr(settings, "ATTACHMENT_ZIP_MAX_TOTAL_SIZE", 1024**3)),
+            max_ratio=int(getattr(settings, "ATTACHMENT_ZIP_MAX_RATIO", 100)),
+            ratio_min_size=int(getattr(settings, "ATTACHMENT_ZIP_RATIO_MIN_SIZE", 1024**2)),
+        )
+
+
+@dataclass(frozen=True)
+class _ZipEntry:
+    info: zipfile.ZipInfo
+    name: str
+    size: int
+
+
+def _bad_zip(error: BaseException | None = None) -> BadRequest:
+    reason = f" ({error})" if error is not None and str(error) else ""
+    return BadRequest(f"data is not a valid ZIP archive{reason}.", code="invalid_zip")
+
+
+def _zip_open(data: bytes) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(io.BytesIO(data))
+    except _ZIP_ERRORS as error:
+        raise _bad_zip(error) from None
+
+
+def _zip_pieces(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[bytes]:
+    """An entry's bytes in pieces of at most ZIP_READ_PIECE; a corrupt entry answers 400."""
+    try:
+        with archive.open(info) as entry:
+            while piece := entry.read(ZIP_READ_PIECE):
+                yield piece
+    except _ZIP_ERRORS as error:
+        raise _bad_zip(error) from None
+
+
+def _zip_entries_check(archive: zipfile.ZipFile, archive_size: int, limits: ZipLimits) -> list[_ZipEntry]:
+    """Every file entry, with its sanitized name and its real size, once decompressed and counted
+    (the bytes are dropped as they come): 413 past a cap, 400 for a corrupt or encrypted one."""
+    infos = [info for info in archive.infolist() if not info.is_dir()]
+    if len(infos) > limits.max_entries:
+        raise PayloadTooLarge(f"The ZIP archive has more than {limits.max_entries} entries.")
+    # The headers' sizes refuse early what they already admit to; the bytes are counted anyway.
+    if any(info.file_size > limits.max_entry_size for info in infos):
+        raise PayloadTooLarge(f"A ZIP entry is larger than {limits.max_entry_size} bytes.")
+    if sum(info.file_size for info in infos) > limits.max_total_size:
+        raise PayloadTooLarge(f"The ZIP archive holds more than {limits.max_total_size} bytes.")
+    entries = []
+    total = 0
+    for info in infos:
+        if info.flag_bits & 0x1:
+            raise BadRequest("data is not a valid ZIP archive (encrypted entries are not "
+                             "supported).", code="invalid_zip")
+        if info.compress_type not in _ZIP_METHODS:
+            # bzip2/LZMA decompressors cannot be asked for bounded output pieces.
+            raise BadRequest("data is not a valid ZIP archive (only stored and deflated entries "
+                             "are supported).", code="invalid_zip")
+        name = file_name_sanitize(info.filename)
+        compressed = max(1, min(info.compress_size, archive_size))
+        size = 0
+        for piece in _zip_pieces(archive, info):
+            size += len(piece)
+            total += len(piece)
+            if size > limits.max_entry_size:
+                raise PayloadTooLarge(f"A ZIP entry is larger than {limits.max_entry_size} bytes.")
+            if total > limits.max_total_size:
+                raise PayloadTooLarge(
+                    f"The ZIP archive holds more than {limits.max_total_size} bytes."
+                )
+            if size > limits.ratio_min_size and size > compressed * limits.max_ratio:
+                raise PayloadTooLarge(
+                    f"A ZIP entry expands more than {limits.max_ratio} times; refused as a "
+                    "likely ZIP bomb."
+                )
+        if size != info.file_size:
+            raise _bad_zip()
+        entries.append(_ZipEntry(info=info, name=name, size=size))
+    return entries
+
+
+def _zip_names_check(
+    ctx: RequestContext, record: Any, entries: list[_ZipEntry], overwrite: bool,
+) -> list[_ZipEntry]:
+    """409 (and 403 for a replaced row the role may not write) before any byte is stored: a name
+    twice in the archive, or an attachment already named so, unless ``overwrite`` (then the
+    archive's last entry of a name wins)."""
+    by_name: dict[str, _ZipEntry] = {}
+    for entry in entries:
+        if entry.name in by_name and not overwrite:
+            raise Conflict(f"The ZIP archive holds '{entry.name}' twice.", code="attachment_exists")
+        by_name[entry.name] = entry
+    existing = list(DMSFile.objects.filter(
+        client_id=ctx.client_id, table_name=record._meta.db_table.lower(), record_id=record.pk,
+        name__in=list(by_name),
+    ))
+    _writes_check(ctx, record=record, rows=existing)
+    if existing and not overwrite:
+        raise Conflict(
+            f"An attachment named '{existing[0].name}' already exists.", code="attachment_exists"
+        )
+    return list(by_name.values())
+
+
+def _upload_from_stream(
+    *, ctx: RequestContext, stream: Any, size: int, file_name: str, made: list[Any],
+) -> Any:
+    """A finished upload session of ``size`` bytes read from ``stream`` in chunks of at most
+    UPLOAD_MAX_CHUNK_SIZE (finalized here if no worker has yet); the session is added to
+    ``made`` as soon as it exists, so a failure on the way still gets it cancelled."""
+    from apps.uploads import services as upload_services  # engine.upload_from_bytes, streamed
+
+    piece = int(settings.UPLOAD_MAX_CHUNK_SIZE)
+    count = max(1, math.ceil(size / piece))
+    session = upload_services.session_create(
+        ctx=ctx, file_name=file_name, size=size, chunk_size=piece if count > 1 else None,
+        chunk_count=count, dialect="json",
+    )
+    made.append(session)
+    for index in range(count):
+        length = min(piece, size - index * piece) if count > 1 else size
+        upload_services.chunk_accept(session=session, stream=stream, length=length, index=index)
+    session.refresh_from_db()
+    if session.stored_file_id is None and session.state in {"PROCESSING", "UPLOADING"}:
+        session = engine.session_finalize_now(session)
+    return session
+
+
+def attachments_add_zip(
+    *, ctx: RequestContext, record: Any, data: bytes, overwrite: bool = False,
+) -> list[DMSFile]:
+    """Attach every file of a ZIP archive to ``record`` (resolved with write access), all or none.
+
+    Checked first, before a byte is stored: the caps (``ZipLimits``; 413), the archive itself
+    (400), the names (409). Then each entry is decompressed again and streamed to storage in
+    bounded pieces, and every attachment is made in one transaction. A refusal leaves no row, and
+    the bytes stored for it are freed: the one-shot upload sessions that carried them are
+    cancelled in any case, which drops their only reference when nothing was attached."""
+    _writes_check(ctx, record=record)
+    archive = _zip_open(data)
+    with archive:
+        entries = _zip_entries_check(archive, len(data), ZipLimits.from_settings())
+        entries = _zip_names_check(ctx, record, entries, overwrite)
+        sessions = []
+        try:
+            stored = []
+            for entry in entries:
+                with archive.open(entry.info) as stream:
+                    session = _upload_from_stream(
+                        ctx=ctx, stream=stream, size=entry.size, file_name=entry.name,
+                        made=sessions,
+                    )
+                stored.append((entry.name, upload_stored_file(session)))
+            with transaction.atomic():
+                return [
+                    attachment_add(
+                        ctx=ctx, record=record, stored_file=stored_file, name=name,
+                        overwrite=overwrite,
+                    )
+                    for name, stored_file in stored
+                ]
+        finally:
+            for session in sessions:
+                engine.session_cancel(session)
+
+
 @transaction.atomic
 def attachment_remove(*, ctx: RequestContext, record: Any, name: str | None = None) -> int:
     """Delete one attachment (by name) or all of a record's that the role sees; 404 when the
@@ -472,12 +674,34 @@ def _delete_one(dms_file: DMSFile) -> None:
         _release(stored_file)
 
 
+def _pending_upload_of_caller(ctx: RequestContext, dms_file: DMSFile, *, target: bool) -> Any:
+    """The live upload a pending file (Twake chunked) still waits for, when the caller owns it.
+
+    Deleting the file cancels that upload, so only its owner may: anyone else gets 404 for the
+    file itself (as for every use of someone else's upload) or 409 for a folder holding it, and
+    the upload goes on. A dead upload (cancelled, expired) has nothing left to cancel: None."""
+    session = dms_file.upload_session
+    if engine.session_state(session) in {"CANCELLED", "EXPIRED"} or session.is_expired:
+        return None
+    try:
+        return engine.session_for_owner(ctx, engine.session_id(session))
+    except Gone:  # the owner's, expired meanwhile
+        return None
+    except NotFound:
+        if target:
+            raise NotFound("No such file.") from None
+        raise Conflict(
+            "This folder holds another user's upload in progress.", code="upload_in_progress"
+        ) from None
+
+
 @transaction.atomic
 def dms_file_delete(*, ctx: RequestContext, dms_file: DMSFile) -> int:
     """Delete a file, or a folder with everything under it; returns how many rows went.
 
     Deleting an attachment changes its record: that needs write access to the record's table and
-    org, as attaching does."""
+    org, as attaching does. A completed file needs write access to its org, whoever made it; a
+    pending file's upload is cancelled with it, which only the upload's owner may do."""
     if dms_file.client_id != ctx.client_id:
         raise NotFound("No such file.")
     if dms_file.is_attachment:
@@ -488,9 +712,16 @@ def dms_file_delete(*, ctx: RequestContext, dms_file: DMSFile) -> int:
         children = list(DMSFile.objects.filter(parent_id__in=frontier))
         doomed.extend(children)
         frontier = [c.pk for c in children if c.is_directory]
+    uploads = [
+        _pending_upload_of_caller(ctx, node, target=node is dms_file)
+        for node in doomed if node.upload_session_id is not None and node.stored_file_id is None
+    ]
     _writes_check(ctx, rows=doomed, new_row=False)
     for node in reversed(doomed):
         _delete_one(node)
+    for session in uploads:
+        if session is not None:
+            engine.session_cancel(session)
     return len(doomed)
 
 

@@ -215,10 +215,8 @@ class TwakeFileView(APIView):
         ctx = get_context(request)
         company_check(ctx, company_id)
         dms_file = _twake_file(ctx, file_id)
-        session = dms_file.upload_session if dms_file.upload_session_id else None
+        # A pending file's upload is cancelled with it, by its owner only (404 for anyone else).
         services.dms_file_delete(ctx=ctx, dms_file=dms_file)
-        if session is not None:
-            engine.session_cancel(session)
         return Response({"status": "success"})
 
 
