@@ -9,6 +9,8 @@ import io
 import math
 from typing import IO, Any
 
+from django.conf import settings
+
 from apps.core.context import RequestContext
 from apps.core.errors import NotFound
 
@@ -184,6 +186,29 @@ def upload_from_bytes(*, ctx: RequestContext, data: bytes, file_name: str) -> An
     session = _services().stored_file_from_stream(
         ctx=ctx, stream=io.BytesIO(data), length=len(data), file_name=file_name, dialect="json"
     )
+    if session.stored_file_id is None and session.state in {"PROCESSING", "UPLOADING"}:
+        session = session_finalize_now(session)
+    return session
+
+
+def upload_from_stream(
+    *, ctx: RequestContext, stream: Any, size: int, file_name: str, made: list[Any],
+) -> Any:
+    """A finished upload session of ``size`` bytes read from ``stream`` in chunks of at most
+    UPLOAD_MAX_CHUNK_SIZE (finalized here if no worker has yet); the session is added to
+    ``made`` as soon as it exists, so a failure on the way still gets it cancelled."""
+    upload_services = _services()
+    piece = int(settings.UPLOAD_MAX_CHUNK_SIZE)
+    count = max(1, math.ceil(size / piece))
+    session = upload_services.session_create(
+        ctx=ctx, file_name=file_name, size=size, chunk_size=piece if count > 1 else None,
+        chunk_count=count, dialect="json",
+    )
+    made.append(session)
+    for index in range(count):
+        length = min(piece, size - index * piece) if count > 1 else size
+        upload_services.chunk_accept(session=session, stream=stream, length=length, index=index)
+    session.refresh_from_db()
     if session.stored_file_id is None and session.state in {"PROCESSING", "UPLOADING"}:
         session = session_finalize_now(session)
     return session

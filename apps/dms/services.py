@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import logging
 import lzma
-import math
 import struct
 import zipfile
 import zlib
@@ -359,7 +358,7 @@ _ZIP_ERRORS = (
 
 @dataclass(frozen=True)
 class ZipLimits:
-    """Caps of a ZIP import, from settings (safe defaults): entries, bytes per entry and in all
+    """Caps of a ZIP import, from the ATTACHMENT_ZIP_* settings: entries, bytes per entry and in all
     (counted while decompressing, never taken from the headers alone), and the largest
     compression ratio of an entry above ``ratio_min_size`` bytes."""
 
@@ -372,14 +371,11 @@ class ZipLimits:
     @classmethod
     def from_settings(cls) -> ZipLimits:
         return cls(
-            max_entries=int(getattr(settings, "ATTACHMENT_ZIP_MAX_ENTRIES", 1000)),
-            max_entry_size=int(getattr(
-                settings, "ATTACHMENT_ZIP_MAX_ENTRY_SIZE",
-                getattr(settings, "UPLOAD_MAX_FILE_SIZE", 10 * 1024**3),
-            )),
-            max_total_size=int(getattr(settings, "ATTACHMENT_ZIP_MAX_TOTAL_SIZE", 1024**3)),
-            max_ratio=int(getattr(settings, "ATTACHMENT_ZIP_MAX_RATIO", 100)),
-            ratio_min_size=int(getattr(settings, "ATTACHMENT_ZIP_RATIO_MIN_SIZE", 1024**2)),
+            max_entries=settings.ATTACHMENT_ZIP_MAX_ENTRIES,
+            max_entry_size=settings.ATTACHMENT_ZIP_MAX_ENTRY_SIZE,
+            max_total_size=settings.ATTACHMENT_ZIP_MAX_TOTAL_SIZE,
+            max_ratio=settings.ATTACHMENT_ZIP_MAX_RATIO,
+            ratio_min_size=settings.ATTACHMENT_ZIP_RATIO_MIN_SIZE,
         )
 
 
@@ -479,30 +475,6 @@ def _zip_names_check(
     return list(by_name.values())
 
 
-def _upload_from_stream(
-    *, ctx: RequestContext, stream: Any, size: int, file_name: str, made: list[Any],
-) -> Any:
-    """A finished upload session of ``size`` bytes read from ``stream`` in chunks of at most
-    UPLOAD_MAX_CHUNK_SIZE (finalized here if no worker has yet); the session is added to
-    ``made`` as soon as it exists, so a failure on the way still gets it cancelled."""
-    from apps.uploads import services as upload_services  # engine.upload_from_bytes, streamed
-
-    piece = int(settings.UPLOAD_MAX_CHUNK_SIZE)
-    count = max(1, math.ceil(size / piece))
-    session = upload_services.session_create(
-        ctx=ctx, file_name=file_name, size=size, chunk_size=piece if count > 1 else None,
-        chunk_count=count, dialect="json",
-    )
-    made.append(session)
-    for index in range(count):
-        length = min(piece, size - index * piece) if count > 1 else size
-        upload_services.chunk_accept(session=session, stream=stream, length=length, index=index)
-    session.refresh_from_db()
-    if session.stored_file_id is None and session.state in {"PROCESSING", "UPLOADING"}:
-        session = engine.session_finalize_now(session)
-    return session
-
-
 def attachments_add_zip(
     *, ctx: RequestContext, record: Any, data: bytes, overwrite: bool = False,
 ) -> list[DMSFile]:
@@ -523,7 +495,7 @@ def attachments_add_zip(
             stored = []
             for entry in entries:
                 with archive.open(entry.info) as stream:
-                    session = _upload_from_stream(
+                    session = engine.upload_from_stream(
                         ctx=ctx, stream=stream, size=entry.size, file_name=entry.name,
                         made=sessions,
                     )
