@@ -164,11 +164,7 @@ def stored_file_release(*, stored_file: Any) -> None:
 def stored_file_storage(stored_file: Any) -> Any:
     """The storage that holds a stored file's bytes (recorded on the row, so a worker whose
     default storage differs still finds them); its thumbnails are kept beside them."""
-    from apps.uploads import storage as st
-
-    return st.storage_for(
-        stored_file.storage_alias, stored_file.storage_backend, stored_file.storage_location
-    )
+    return _services().stored_file_storage(stored_file)
 
 
 def stored_file_get(stored_file_id: int) -> Any:
@@ -178,25 +174,15 @@ def stored_file_get(stored_file_id: int) -> Any:
 
 
 def upload_from_bytes(*, ctx: RequestContext, data: bytes, file_name: str) -> Any:
-    """A finished one-chunk upload session for bytes already in memory (base64 JSON bodies).
-
-    Must run outside a transaction so finalize is not deferred; if a worker has not finalized
-    yet, finalize runs here (small bodies only reach this path).
-    """
-    session = _services().stored_file_from_stream(
-        ctx=ctx, stream=io.BytesIO(data), length=len(data), file_name=file_name, dialect="json"
-    )
-    if session.stored_file_id is None and session.state in {"PROCESSING", "UPLOADING"}:
-        session = session_finalize_now(session)
-    return session
+    """A finished upload session for bytes already in memory (base64 JSON bodies)."""
+    return upload_from_stream(ctx=ctx, stream=io.BytesIO(data), size=len(data), file_name=file_name)
 
 
-def upload_from_stream(
-    *, ctx: RequestContext, stream: Any, size: int, file_name: str, made: list[Any],
-) -> Any:
+def upload_from_stream(*, ctx: RequestContext, stream: Any, size: int, file_name: str) -> Any:
     """A finished upload session of ``size`` bytes read from ``stream`` in chunks of at most
-    UPLOAD_MAX_CHUNK_SIZE (finalized here if no worker has yet); the session is added to
-    ``made`` as soon as it exists, so a failure on the way still gets it cancelled."""
+    UPLOAD_MAX_CHUNK_SIZE, finalized here if no worker has yet (so call it outside a transaction,
+    or finalize would wait for the commit). On any failure the session is cancelled: nothing of
+    it stays behind."""
     upload_services = _services()
     piece = int(settings.UPLOAD_MAX_CHUNK_SIZE)
     count = max(1, math.ceil(size / piece))
@@ -204,13 +190,16 @@ def upload_from_stream(
         ctx=ctx, file_name=file_name, size=size, chunk_size=piece if count > 1 else None,
         chunk_count=count, dialect="json",
     )
-    made.append(session)
-    for index in range(count):
-        length = min(piece, size - index * piece) if count > 1 else size
-        upload_services.chunk_accept(session=session, stream=stream, length=length, index=index)
-    session.refresh_from_db()
-    if session.stored_file_id is None and session.state in {"PROCESSING", "UPLOADING"}:
-        session = session_finalize_now(session)
+    try:
+        for index in range(count):
+            length = min(piece, size - index * piece) if count > 1 else size
+            upload_services.chunk_accept(session=session, stream=stream, length=length, index=index)
+        session.refresh_from_db()
+        if session.stored_file_id is None and session.state in {"PROCESSING", "UPLOADING"}:
+            session = session_finalize_now(session)
+    except BaseException:
+        session_cancel(session)
+        raise
     return session
 
 
