@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import pytest
 from django.core.cache import cache
-from django.http import FileResponse
 
 from apps.accounts.models import Organization, Role, RoleOrgAccess, RoleTableAccess, User, UserRole
 from apps.erp.models import BPartner, BPGroup
 from apps.records import access
-from apps.records.api import RecordView
 from apps.records.models import Column, Reference, Table
 from tests.accounts.helpers import bearer_client
 
@@ -52,27 +50,6 @@ def test_batch_step_outside_models_is_400_and_nothing_is_saved(garden_admin, pat
     assert "Step 1" in body["detail"] and path in body["detail"]
     assert body["results"][0]["statusCode"] == 201
     assert not BPartner.objects.filter(value="SEC1").exists()
-
-
-def test_batch_streamed_answer_is_a_4xx_not_a_500(garden_admin, monkeypatch, tmp_path):
-    """Should a models call ever answer a stream, the batch refuses that step instead of reading it."""
-    blob = tmp_path / "blob.bin"
-    blob.write_bytes(b"x" * 10)
-
-    def streamed(self, request, table, record):
-        return FileResponse(blob.open("rb"))
-
-    monkeypatch.setattr(RecordView, "get", streamed)
-    path = f"models/c_bpartner/{_joe().pk}"
-    steps = [_create_step("SEC2"), {"method": "GET", "path": path}]
-    body = _problem(garden_admin.post("/api/v1/batch", steps, format="json"), 400)
-    assert body["failedStep"] == 1 and "stream" in body["detail"] and path in body["detail"]
-    assert not BPartner.objects.filter(value="SEC2").exists()
-    alone = garden_admin.post("/api/v1/batch?transaction=false", steps, format="json")
-    assert alone.status_code == 200, alone.content
-    results = alone.json()
-    assert [r["statusCode"] for r in results] == [201, 400]
-    assert "stream" in results[1]["body"]["detail"]
 
 
 @pytest.mark.parametrize(
