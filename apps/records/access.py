@@ -61,6 +61,11 @@ def access_cache_size() -> int:
     return sum(1 for key in list(_ISSUED_KEYS) if cache.get(key) is not None)
 
 
+def role_access_cached(role_id: int) -> bool:
+    """Whether a role's table access is in the cache now (any process's entry, with a shared cache)."""
+    return cache.get(_access_key(role_id)) is not None
+
+
 def reset_role_access(role_id: int) -> int:
     """Drop one role's cached access; 1 if an entry was there, else 0."""
     key = _access_key(role_id)

@@ -71,7 +71,7 @@ def _access_size(client_id: int | None) -> int:
     if client_id is None:
         return access.access_cache_size()
     # Looked up per role (not from this process's list of issued keys): right with a shared cache too.
-    return sum(1 for role_id in _client_role_ids(client_id) if cache.get(access._access_key(role_id)) is not None)
+    return sum(1 for role_id in _client_role_ids(client_id) if access.role_access_cached(role_id))
 
 
 def _access_reset(client_id: int | None) -> int:
