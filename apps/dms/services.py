@@ -16,7 +16,6 @@ import lzma
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -236,7 +235,10 @@ def dms_file_resolve(dms_file: DMSFile) -> DMSFile:
     if dms_file.stored_file_id or dms_file.upload_session_id is None:
         return dms_file
     with transaction.atomic():
-        locked = DMSFile.objects.select_for_update().get(pk=dms_file.pk)
+        # The row lock serializes this with a delete of the file (``dms_file_delete``).
+        locked = DMSFile.objects.select_for_update().filter(pk=dms_file.pk).first()
+        if locked is None:
+            raise NotFound("No such file.")
         if locked.stored_file_id is None and locked.upload_session_id is not None:
             session = locked.upload_session
             stored_file = engine.session_stored_file(session)
@@ -259,9 +261,13 @@ def dms_file_resolve(dms_file: DMSFile) -> DMSFile:
 
 def upload_completed(session: Any) -> None:
     """Completion hook: files waiting for this upload (Twake chunked) get their bytes at once,
-    so thumbnails start without waiting for a read. Reads resolve too, should a hook be missed."""
+    so thumbnails start without waiting for a read. Reads resolve too, should a hook be missed.
+    A file deleted meanwhile (its delete held the row lock) is simply gone."""
     for dms_file in DMSFile.objects.filter(upload_session_id=session.pk, stored_file=None):
-        dms_file_resolve(dms_file)
+        try:
+            dms_file_resolve(dms_file)
+        except NotFound:
+            continue
 
 
 def upload_stored_file(session: Any) -> Any:
@@ -348,18 +354,19 @@ def attachment_add_bytes(
 
 # --- attachments from a ZIP archive ---------------------------------------------------------------
 
-ZIP_READ_PIECE = 1024 * 1024  # bytes decompressed per step; no entry is ever read whole
 _ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 _ZIP_ERRORS = (
     zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, NotImplementedError, RuntimeError,
     ValueError, OSError, struct.error,
 )
+# A corrupt entry while it is decompressed; storage errors (OSError) stay real errors.
+_ZIP_STREAM_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError)
 
 
 @dataclass(frozen=True)
 class ZipLimits:
     """Caps of a ZIP import, from the ATTACHMENT_ZIP_* settings: entries, bytes per entry and in all
-    (counted while decompressing, never taken from the headers alone), and the largest
+    (as the headers declare them, which bound what zipfile will ever return), and the largest
     compression ratio of an entry above ``ratio_min_size`` bytes."""
 
     max_entries: int
@@ -398,29 +405,20 @@ def _zip_open(data: bytes) -> zipfile.ZipFile:
         raise _bad_zip(error) from None
 
 
-def _zip_pieces(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[bytes]:
-    """An entry's bytes in pieces of at most ZIP_READ_PIECE; a corrupt entry answers 400."""
-    try:
-        with archive.open(info) as entry:
-            while piece := entry.read(ZIP_READ_PIECE):
-                yield piece
-    except _ZIP_ERRORS as error:
-        raise _bad_zip(error) from None
-
-
 def _zip_entries_check(archive: zipfile.ZipFile, archive_size: int, limits: ZipLimits) -> list[_ZipEntry]:
-    """Every file entry, with its sanitized name and its real size, once decompressed and counted
-    (the bytes are dropped as they come): 413 past a cap, 400 for a corrupt or encrypted one."""
+    """Every file entry, with its sanitized name and its size, checked on its headers alone: 413
+    past a cap or a likely bomb's ratio, 400 for an encrypted entry or a method other than stored
+    or deflated. Nothing is decompressed here: the headers bound the real bytes, since zipfile
+    never returns more than an entry's declared ``file_size`` (an entry holding more fails its
+    CRC check while it is stored, and the import is refused then, 400)."""
     infos = [info for info in archive.infolist() if not info.is_dir()]
     if len(infos) > limits.max_entries:
         raise PayloadTooLarge(f"The ZIP archive has more than {limits.max_entries} entries.")
-    # The headers' sizes refuse early what they already admit to; the bytes are counted anyway.
     if any(info.file_size > limits.max_entry_size for info in infos):
         raise PayloadTooLarge(f"A ZIP entry is larger than {limits.max_entry_size} bytes.")
     if sum(info.file_size for info in infos) > limits.max_total_size:
         raise PayloadTooLarge(f"The ZIP archive holds more than {limits.max_total_size} bytes.")
     entries = []
-    total = 0
     for info in infos:
         if info.flag_bits & 0x1:
             raise BadRequest("data is not a valid ZIP archive (encrypted entries are not "
@@ -429,26 +427,14 @@ def _zip_entries_check(archive: zipfile.ZipFile, archive_size: int, limits: ZipL
             # bzip2/LZMA decompressors cannot be asked for bounded output pieces.
             raise BadRequest("data is not a valid ZIP archive (only stored and deflated entries "
                              "are supported).", code="invalid_zip")
-        name = file_name_sanitize(info.filename)
         compressed = max(1, min(info.compress_size, archive_size))
-        size = 0
-        for piece in _zip_pieces(archive, info):
-            size += len(piece)
-            total += len(piece)
-            if size > limits.max_entry_size:
-                raise PayloadTooLarge(f"A ZIP entry is larger than {limits.max_entry_size} bytes.")
-            if total > limits.max_total_size:
-                raise PayloadTooLarge(
-                    f"The ZIP archive holds more than {limits.max_total_size} bytes."
-                )
-            if size > limits.ratio_min_size and size > compressed * limits.max_ratio:
-                raise PayloadTooLarge(
-                    f"A ZIP entry expands more than {limits.max_ratio} times; refused as a "
-                    "likely ZIP bomb."
-                )
-        if size != info.file_size:
-            raise _bad_zip()
-        entries.append(_ZipEntry(info=info, name=name, size=size))
+        if info.file_size > limits.ratio_min_size and info.file_size > compressed * limits.max_ratio:
+            raise PayloadTooLarge(
+                f"A ZIP entry expands more than {limits.max_ratio} times; refused as a likely ZIP "
+                "bomb."
+            )
+        entries.append(_ZipEntry(info=info, name=file_name_sanitize(info.filename),
+                                 size=info.file_size))
     return entries
 
 
@@ -480,11 +466,12 @@ def attachments_add_zip(
 ) -> list[DMSFile]:
     """Attach every file of a ZIP archive to ``record`` (resolved with write access), all or none.
 
-    Checked first, before a byte is stored: the caps (``ZipLimits``; 413), the archive itself
-    (400), the names (409). Then each entry is decompressed again and streamed to storage in
-    bounded pieces, and every attachment is made in one transaction. A refusal leaves no row, and
-    the bytes stored for it are freed: the one-shot upload sessions that carried them are
-    cancelled in any case, which drops their only reference when nothing was attached."""
+    Checked first on the headers, before a byte is stored: the caps (``ZipLimits``; 413), the
+    archive itself (400), the names (409). Then each entry is decompressed and streamed to storage
+    in bounded pieces (a corrupt one, found there, answers 400), and every attachment is made in
+    one transaction. A refusal leaves no row, and the bytes stored for it are freed: the one-shot
+    upload sessions that carried them are cancelled in any case, which drops their only reference
+    when nothing was attached."""
     _writes_check(ctx, record=record)
     archive = _zip_open(data)
     with archive:
@@ -494,11 +481,14 @@ def attachments_add_zip(
         try:
             stored = []
             for entry in entries:
-                with archive.open(entry.info) as stream:
-                    session = engine.upload_from_stream(
-                        ctx=ctx, stream=stream, size=entry.size, file_name=entry.name,
-                        made=sessions,
-                    )
+                try:
+                    with archive.open(entry.info) as stream:
+                        session = engine.upload_from_stream(
+                            ctx=ctx, stream=stream, size=entry.size, file_name=entry.name,
+                        )
+                except _ZIP_STREAM_ERRORS as error:  # a corrupt entry, found while it is stored
+                    raise _bad_zip(error) from None
+                sessions.append(session)
                 stored.append((entry.name, upload_stored_file(session)))
             with transaction.atomic():
                 return [
@@ -649,9 +639,9 @@ def _delete_one(dms_file: DMSFile) -> None:
 def _pending_upload_of_caller(ctx: RequestContext, dms_file: DMSFile, *, target: bool) -> Any:
     """The live upload a pending file (Twake chunked) still waits for, when the caller owns it.
 
-    Deleting the file cancels that upload, so only its owner may: anyone else gets 404 for the
-    file itself (as for every use of someone else's upload) or 409 for a folder holding it, and
-    the upload goes on. A dead upload (cancelled, expired) has nothing left to cancel: None."""
+    Deleting the file cancels that upload, so only its owner may: anyone else gets 409, for the
+    file itself (which they may read) as for a folder holding it, and the upload goes on. A dead
+    upload (cancelled, expired) has nothing left to cancel: None."""
     session = dms_file.upload_session
     if engine.session_state(session) in {"CANCELLED", "EXPIRED"} or session.is_expired:
         return None
@@ -660,10 +650,9 @@ def _pending_upload_of_caller(ctx: RequestContext, dms_file: DMSFile, *, target:
     except Gone:  # the owner's, expired meanwhile
         return None
     except NotFound:
-        if target:
-            raise NotFound("No such file.") from None
+        what = "This file is" if target else "This folder holds a file"
         raise Conflict(
-            "This folder holds another user's upload in progress.", code="upload_in_progress"
+            f"{what} still being uploaded by its owner.", code="upload_in_progress"
         ) from None
 
 
@@ -673,21 +662,34 @@ def dms_file_delete(*, ctx: RequestContext, dms_file: DMSFile) -> int:
 
     Deleting an attachment changes its record: that needs write access to the record's table and
     org, as attaching does. A completed file needs write access to its org, whoever made it; a
-    pending file's upload is cancelled with it, which only the upload's owner may do."""
+    pending file's upload is cancelled with it, which only the upload's owner may do.
+
+    Every row is locked before it is read, as the completion hook (``dms_file_resolve``) locks a
+    pending file's row to give it its bytes: the two serialize, so a file linked meanwhile is seen
+    linked and its bytes are released. A pending file whose upload has finished is linked here
+    first (no longer an upload in progress), then deleted and released like any other."""
     if dms_file.client_id != ctx.client_id:
         raise NotFound("No such file.")
     if dms_file.is_attachment:
         record_resolve(ctx, dms_file.table_name, dms_file.record_id, write=True)
-    doomed = [dms_file]
-    frontier = [dms_file.pk]
+    root = DMSFile.objects.select_for_update().filter(pk=dms_file.pk).first()
+    if root is None:
+        raise NotFound("No such file.")
+    doomed = [root]
+    frontier = [root.pk]
     while frontier:
-        children = list(DMSFile.objects.filter(parent_id__in=frontier))
+        children = list(
+            DMSFile.objects.select_for_update().filter(parent_id__in=frontier).order_by("pk")
+        )
         doomed.extend(children)
         frontier = [c.pk for c in children if c.is_directory]
-    uploads = [
-        _pending_upload_of_caller(ctx, node, target=node is dms_file)
-        for node in doomed if node.upload_session_id is not None and node.stored_file_id is None
-    ]
+    uploads = []
+    for node in doomed:
+        if node.upload_session_id is None or node.stored_file_id is not None:
+            continue
+        dms_file_resolve(node)  # a finished upload: the file takes its bytes, the session goes
+        if node.stored_file_id is None:
+            uploads.append(_pending_upload_of_caller(ctx, node, target=node is root))
     _writes_check(ctx, rows=doomed, new_row=False)
     for node in reversed(doomed):
         _delete_one(node)

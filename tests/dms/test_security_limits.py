@@ -46,10 +46,23 @@ def _problem(response, status):
     return body
 
 
-def _refused(media, client, record, data, status, overwrite=False):
+def _refused(media, client, record, data, status, overwrite=False, storing=False):
+    """Refused with ``status`` and nothing written. ``storing``: refused only while an entry was
+    being stored (a corrupt entry's bytes): the one-shot upload sessions that carried the entries
+    stay behind, cancelled, and every other row and every byte is as before."""
     before = written_state(media)
     body = _problem(_post_zip(client, record, data, overwrite), status)
-    assert written_state(media) == before
+    after = written_state(media)
+    if not storing:
+        assert after == before
+        return body
+    (counts, sessions, files), (counts_before, sessions_before, files_before) = after, before
+    assert files == files_before
+    assert [c for c in counts if c[0] != "UploadSession"] == \
+        [c for c in counts_before if c[0] != "UploadSession"]
+    assert sessions[:len(sessions_before)] == sessions_before
+    assert sessions[len(sessions_before):] and \
+        {state for _, state in sessions[len(sessions_before):]} == {"CANCELLED"}
     return body
 
 
@@ -82,7 +95,8 @@ def test_zip_entry_over_the_entry_cap_is_413(garden_user, joe, local_storage, se
 
 
 def test_zip_entry_cap_counts_real_bytes_not_the_header(garden_user, joe, local_storage, settings):
-    """A header that under-states the entry's size does not get more bytes through."""
+    """A header that under-states the entry's size does not get more bytes through: zipfile
+    returns no more than the declared size, and the entry then fails its CRC check (400)."""
     settings.ATTACHMENT_ZIP_MAX_ENTRY_SIZE = 1000
     data = bytearray(_zip([("liar.bin", os.urandom(5000))], compression=zipfile.ZIP_STORED))
     # Rewrite the declared uncompressed size (local header and central directory) to 10 bytes.
@@ -90,7 +104,7 @@ def test_zip_entry_cap_counts_real_bytes_not_the_header(garden_user, joe, local_
     struct.pack_into("<I", data, local + 22, 10)
     central = data.index(b"PK\x01\x02")
     struct.pack_into("<I", data, central + 24, 10)
-    body = _refused(local_storage, garden_user, joe, bytes(data), 400)
+    body = _refused(local_storage, garden_user, joe, bytes(data), 400, storing=True)
     assert "ZIP" in body["detail"]
 
 
@@ -139,8 +153,60 @@ def test_bad_zip_is_400_and_writes_nothing(garden_user, joe, local_storage, case
             at = data.index(signature)
             data[at + flag_at] |= 0x01
         data = bytes(data)
-    body = _refused(local_storage, garden_user, joe, data, 400)
+    # A corrupt deflate stream passes the headers: it is found while the entry is stored.
+    storing = case == "corrupt-deflate"
+    body = _refused(local_storage, garden_user, joe, data, 400, storing=storing)
     assert "ZIP" in body["detail"]
+
+
+def _corrupt_second_entry(good: bytes) -> bytes:
+    """``good``'s second entry (deflated) with its compressed bytes scrambled, headers intact."""
+    data = bytearray(good)
+    archive = zipfile.ZipFile(io.BytesIO(good))
+    info = archive.infolist()[1]
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    for i in range(start + 10, start + min(200, info.compress_size)):
+        data[i] ^= 0x5A
+    return bytes(data)
+
+
+def test_zip_corrupt_entry_found_while_storing_attaches_nothing_and_frees_bytes(
+        garden_user, joe, local_storage, monkeypatch):
+    """The headers pass; the second entry's bytes are corrupt, found only while it is streamed to
+    storage after the first entry was stored: 400, no attachment, the stored bytes freed."""
+    from apps.dms import engine
+    from apps.uploads.models import StoredFile
+
+    stored = []
+    real = engine.upload_from_stream
+
+    def spying(**kwargs):
+        session = real(**kwargs)
+        stored.append(kwargs["file_name"])
+        return session
+
+    monkeypatch.setattr(engine, "upload_from_stream", spying)
+    good = _zip([("a.txt", os.urandom(3000)), ("b.txt", os.urandom(3000))])
+    body = _refused(local_storage, garden_user, joe, _corrupt_second_entry(good), 400,
+                    storing=True)
+    assert "ZIP" in body["detail"]
+    assert stored == ["a.txt"]  # the first entry's bytes were stored before the refusal
+    assert not DMSFile.objects.filter(record_id=joe.pk).exists()
+    assert not StoredFile.objects.filter(ref_count__gt=0).exists()
+    files = [p for p in (local_storage / "files").rglob("*") if p.is_file()] \
+        if (local_storage / "files").exists() else []
+    assert files == []
+
+
+def test_zip_storage_errors_are_not_a_bad_zip(garden_user, joe, local_storage, monkeypatch):
+    """Only a corrupt archive answers 400: a storage failure stays a real error."""
+    from apps.dms import engine
+
+    def failing(**kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(engine, "upload_from_stream", failing)
+    assert _post_zip(garden_user, joe, _zip([("a.txt", b"a")])).status_code == 500
 
 
 # --- ZIP import: all-or-nothing -------------------------------------------------------------------
@@ -235,21 +301,90 @@ def _session_state(dms_file):
     return dms_file.upload_session.state
 
 
-@pytest.mark.parametrize("dialect", ["twake", "axelor"])
-def test_someone_elses_pending_upload_cannot_be_deleted(garden_user, garden_admin, joe,
-                                                         local_storage, dialect):
-    uid, dms_file = _pending(garden_user, joe)
-    url = f"{_twake(joe.client_id)}/{uid}" if dialect == "twake" else f"/ws/dms/files/{dms_file.pk}"
-    before = written_state(local_storage)
-    _problem(garden_admin.delete(url), 404)
-    assert written_state(local_storage) == before
-    assert _session_state(dms_file) in {"INITIATED", "UPLOADING"}
-    # The owner's upload goes on to completion.
+def _send_chunks(garden_user, joe, uid):
     for number, piece in ((1, b"ab"), (2, b"cd")):
         response = garden_user.post(f"{_twake(joe.client_id)}/{uid}?chunk_number={number}",
                                     {"file": SimpleUploadedFile("b", piece)}, format="multipart")
         assert response.status_code == 200, response.content
+
+
+def _folder_of(garden_user, dms_file):
+    """An Axelor folder made by ``garden_user``, ``dms_file`` moved into it."""
+    domain_id = garden_user.get("/ws/dms/files").json()["data"][0]["id"]
+    response = garden_user.post("/ws/dms/files", {"fileName": "Inbox", "isDirectory": True,
+                                                  "parent": {"id": domain_id}}, format="json")
+    assert response.status_code == 200, response.content
+    folder_id = response.json()["data"][0]["id"]
+    DMSFile.objects.filter(pk=dms_file.pk).update(parent_id=folder_id)
+    return folder_id
+
+
+@pytest.mark.parametrize("what", ["twake", "axelor", "folder"])
+def test_someone_elses_pending_upload_cannot_be_deleted(garden_user, garden_admin, joe,
+                                                         local_storage, what):
+    """Deleting a pending file cancels its upload: only its owner may. Anyone else gets 409
+    (they may read the file: no 404), for the file as for a folder holding it."""
+    uid, dms_file = _pending(garden_user, joe)
+    if what == "folder":
+        url = f"/ws/dms/files/{_folder_of(garden_user, dms_file)}"
+    elif what == "twake":
+        url = f"{_twake(joe.client_id)}/{uid}"
+    else:
+        url = f"/ws/dms/files/{dms_file.pk}"
+    assert garden_admin.get(f"{_twake(joe.client_id)}/{uid}").status_code == 200
+    before = written_state(local_storage)
+    body = _problem(garden_admin.delete(url), 409)
+    assert "still being uploaded by its owner" in body["detail"]
+    assert written_state(local_storage) == before
+    assert _session_state(dms_file) in {"INITIATED", "UPLOADING"}
+    # The owner's upload goes on to completion.
+    _send_chunks(garden_user, joe, uid)
     assert body_of(garden_user.get(f"{_twake(joe.client_id)}/{uid}/download")) == b"abcd"
+    # Once finished, it is a file like any other: write access is enough to delete it.
+    assert garden_admin.delete(url).status_code == 200
+    assert not DMSFile.objects.filter(pk=dms_file.pk).exists()
+
+
+@pytest.mark.parametrize("target", [True, False])
+def test_a_finished_upload_not_yet_linked_is_not_in_progress(garden_user, garden_admin, joe,
+                                                             local_storage, target):
+    """An upload that finished but whose file was not given its bytes yet (the completion hook
+    has not run): someone else's delete links it, deletes it and frees the bytes (no 409)."""
+    from apps.uploads import services as upload_services
+    from apps.uploads.models import StoredFile
+
+    _uid, dms_file = _pending(garden_user, joe)
+    folder_id = None if target else _folder_of(garden_user, dms_file)
+    hooks = list(upload_services._completion_hooks)
+    upload_services._completion_hooks.clear()
+    try:
+        for index, piece in enumerate((b"ab", b"cd")):
+            upload_services.chunk_accept(session=dms_file.upload_session,
+                                         stream=io.BytesIO(piece), length=2, index=index)
+    finally:
+        upload_services._completion_hooks[:] = hooks
+    dms_file.refresh_from_db()
+    assert dms_file.stored_file_id is None and _session_state(dms_file) == "COMPLETED"
+    stored_file_id = dms_file.upload_session.stored_file_id
+    url = f"/ws/dms/files/{dms_file.pk if target else folder_id}"
+    response = garden_admin.delete(url)
+    assert response.status_code == 200, response.content
+    assert not DMSFile.objects.filter(pk=dms_file.pk).exists()
+    assert not StoredFile.objects.filter(pk=stored_file_id, ref_count__gt=0).exists()
+    files = [p for p in (local_storage / "files").rglob("*") if p.is_file()] \
+        if (local_storage / "files").exists() else []
+    assert files == []
+
+
+def test_a_failed_upload_of_someone_else_can_be_deleted(garden_user, garden_admin, joe,
+                                                        local_storage):
+    """A dead upload (cancelled) has nothing left to cancel: its pending file goes as any other."""
+    from apps.dms import engine
+
+    uid, dms_file = _pending(garden_user, joe)
+    engine.session_cancel(dms_file.upload_session)
+    assert garden_admin.delete(f"{_twake(joe.client_id)}/{uid}").status_code == 200
+    assert not DMSFile.objects.filter(pk=dms_file.pk).exists()
 
 
 def test_the_owner_deletes_a_pending_upload_and_its_session(garden_user, joe, local_storage):
