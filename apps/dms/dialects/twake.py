@@ -215,7 +215,7 @@ class TwakeFileView(APIView):
         ctx = get_context(request)
         company_check(ctx, company_id)
         dms_file = _twake_file(ctx, file_id)
-        # A pending file's upload is cancelled with it, by its owner only (404 for anyone else).
+        # A pending file's upload is cancelled with it, by its owner only (409 for anyone else: the upload goes on).
         services.dms_file_delete(ctx=ctx, dms_file=dms_file)
         return Response({"status": "success"})
 
