@@ -28,8 +28,17 @@ run: demo
 	$(BIN)/gunicorn config.wsgi:application --bind 127.0.0.1:$(PORT) --workers 1 --threads 8 \
 		--timeout 300 --access-logfile -
 
+# The suite runs on TEST_WORKERS processes (pytest-xdist; each has its own test database), then the
+# e2e tests alone: with a broker they use the one Celery worker that serves test_<DATABASE name>.
+# PYTEST_ARGS runs just what it names, in one process.
+TEST_WORKERS ?= auto
 test: install
+ifeq ($(strip $(PYTEST_ARGS)),)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not e2e"
+	$(BIN)/python -m pytest -m e2e
+else
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+endif
 
 lint: install
 	$(BIN)/ruff check .
