@@ -15,19 +15,18 @@ What the engine does (tus core lets a server keep the bytes it received, or not)
 from __future__ import annotations
 
 import io
-import socket
 import time
 from types import SimpleNamespace
 from urllib.parse import urlparse
 
 import pytest
 import requests
-from rest_framework.test import APIClient
 
 from apps.core.errors import ApplicationError, BadRequest, PayloadTooLarge
 from apps.uploads import services
 from apps.uploads.models import UploadChunk, UploadSession
 from tests.uploads.conftest import payload, sha
+from tests.uploads.test_followups import _send_cut_short, _token
 from tests.uploads.test_tus import checksum, head, patch
 from tests.uploads.test_tus import create as tus_create
 from tests.uploads.test_tus import stored_bytes as tus_stored_bytes
@@ -138,29 +137,6 @@ def test_oversized_refusal_leaves_no_bytes_behind(ctx, storage, settings):
 
 
 # --- over HTTP: a real client that hangs up ---------------------------------------------------------
-
-
-def _token(name: str = "GardenUser") -> str:
-    return APIClient().post(
-        "/api/v1/auth/tokens", {"userName": name, "password": name, "parameters": {}},
-        format="json",
-    ).json()["token"]
-
-
-def _send_cut_short(live_url: str, path: str, headers: dict[str, str], announced: int,
-                    body: bytes) -> None:
-    """PATCH announcing ``announced`` bytes, send ``body`` (fewer), then hang up."""
-    parsed = urlparse(live_url)
-    sock = socket.create_connection((parsed.hostname, parsed.port), timeout=10)
-    try:
-        lines = [f"PATCH {path} HTTP/1.1", f"Host: {parsed.netloc}",
-                 f"Content-Length: {announced}", "Connection: close"]
-        lines += [f"{key}: {value}" for key, value in headers.items()]
-        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
-        time.sleep(0.3)  # let the server read what was sent before the connection drops
-        sock.shutdown(socket.SHUT_WR)
-    finally:
-        sock.close()
 
 
 def _settled_offset(url: str, auth: dict[str, str], session: UploadSession,
