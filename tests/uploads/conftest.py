@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from types import SimpleNamespace
 
 import pytest
 
@@ -76,3 +77,12 @@ def small_limits(settings):
     settings.UPLOAD_MAX_FILE_SIZE = 10 * 1024 * 1024
     settings.UPLOAD_MAX_CHUNK_SIZE = 6 * 1024 * 1024
     settings.UPLOAD_MAX_CHUNKS = 100
+
+
+@pytest.fixture
+def ctx(demo):
+    """A minimal context (the engine reads client_id, org_id, user_id) for GardenUser."""
+    from apps.accounts.models import User
+
+    user = User.objects.get(username="GardenUser")
+    return SimpleNamespace(client_id=user.client_id, org_id=0, user_id=user.pk)

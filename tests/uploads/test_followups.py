@@ -8,7 +8,6 @@ import io
 import socket
 import time
 from datetime import timedelta
-from types import SimpleNamespace
 from urllib.parse import urlparse
 
 import pytest
@@ -30,14 +29,6 @@ from tests.uploads.test_tus import create as tus_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 State = UploadSession.State
-
-
-@pytest.fixture
-def ctx(demo):
-    from apps.accounts.models import User
-
-    user = User.objects.get(username="GardenUser")
-    return SimpleNamespace(client_id=user.client_id, org_id=0, user_id=user.pk)
 
 
 # --- a. meta ------------------------------------------------------------------------------------------

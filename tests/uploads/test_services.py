@@ -20,15 +20,6 @@ from tests.uploads.conftest import payload, sha
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def ctx(demo):
-    """A minimal context (the engine reads client_id, org_id, user_id) for GardenUser."""
-    from apps.accounts.models import User
-
-    user = User.objects.get(username="GardenUser")
-    return SimpleNamespace(client_id=user.client_id, org_id=0, user_id=user.pk)
-
-
 def test_offset_mode_with_deferred_length_and_checksums(ctx, storage):
     data = payload(7000, seed=2)
     session = services.session_create(ctx=ctx, file_name="tus.bin", size=None, dialect="tus")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import time
-from types import SimpleNamespace
 from urllib.parse import urlparse
 
 import pytest
@@ -33,14 +32,6 @@ from tests.uploads.test_tus import stored_bytes as tus_stored_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 State = UploadSession.State
-
-
-@pytest.fixture
-def ctx(demo):
-    from apps.accounts.models import User
-
-    user = User.objects.get(username="GardenUser")
-    return SimpleNamespace(client_id=user.client_id, org_id=0, user_id=user.pk)
 
 
 class _DroppingStream:
