@@ -4,7 +4,6 @@ left with a reference nobody holds."""
 
 from __future__ import annotations
 
-import io
 import threading
 
 import pytest
@@ -15,8 +14,8 @@ from django.db import connection, transaction
 from apps.accounts.services import context_default_for_user
 from apps.dms import services
 from apps.dms.models import DMSFile
-from apps.uploads import services as upload_services
 from apps.uploads.models import StoredFile
+from tests.dms.conftest import finish_upload_unlinked
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -89,14 +88,7 @@ def test_the_hook_waits_for_a_running_delete(garden_user, garden_admin, local_st
     company = _company(garden_user)
     uid = _pending(garden_user, company)
     dms_file = DMSFile.objects.get(uid=uid)
-    hooks = list(upload_services._completion_hooks)
-    upload_services._completion_hooks.clear()
-    try:
-        for index, piece in enumerate((b"ab", b"cd")):
-            upload_services.chunk_accept(session=dms_file.upload_session,
-                                         stream=io.BytesIO(piece), length=2, index=index)
-    finally:
-        upload_services._completion_hooks[:] = hooks
+    finish_upload_unlinked(dms_file)
     session = dms_file.upload_session
     session.refresh_from_db()
     assert session.state == "COMPLETED" and session.stored_file_id is not None

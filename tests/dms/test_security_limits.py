@@ -14,6 +14,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from apps.dms.models import DMSFile
+from tests.dms.conftest import finish_upload_unlinked
 
 from .conftest import body_of, written_state
 
@@ -350,19 +351,11 @@ def test_a_finished_upload_not_yet_linked_is_not_in_progress(garden_user, garden
                                                              local_storage, target):
     """An upload that finished but whose file was not given its bytes yet (the completion hook
     has not run): someone else's delete links it, deletes it and frees the bytes (no 409)."""
-    from apps.uploads import services as upload_services
     from apps.uploads.models import StoredFile
 
     _uid, dms_file = _pending(garden_user, joe)
     folder_id = None if target else _folder_of(garden_user, dms_file)
-    hooks = list(upload_services._completion_hooks)
-    upload_services._completion_hooks.clear()
-    try:
-        for index, piece in enumerate((b"ab", b"cd")):
-            upload_services.chunk_accept(session=dms_file.upload_session,
-                                         stream=io.BytesIO(piece), length=2, index=index)
-    finally:
-        upload_services._completion_hooks[:] = hooks
+    finish_upload_unlinked(dms_file)
     dms_file.refresh_from_db()
     assert dms_file.stored_file_id is None and _session_state(dms_file) == "COMPLETED"
     stored_file_id = dms_file.upload_session.stored_file_id
