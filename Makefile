@@ -24,6 +24,8 @@ demo: migrate
 
 run: demo
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	@# Uploads a killed server left PROCESSING are finalized again before serving.
+	$(BIN)/python manage.py purge_uploads
 	@echo "Ledgerdoc on http://127.0.0.1:$(PORT)  (API docs: /api/docs/, admin: /admin/)"
 	$(BIN)/gunicorn config.wsgi:application --bind 127.0.0.1:$(PORT) --workers 1 --threads 8 \
 		--timeout 300 --access-logfile -

@@ -155,6 +155,17 @@ UPLOAD_DEFAULT_EXPIRY_SECONDS = env.int("UPLOAD_DEFAULT_EXPIRY_SECONDS", default
 UPLOAD_MAX_EXPIRY_SECONDS = env.int("UPLOAD_MAX_EXPIRY_SECONDS", default=7 * 24 * 3600)
 UPLOAD_READ_BUFFER = env.int("UPLOAD_READ_BUFFER", default=1024 * 1024)
 UPLOAD_ASJSON_MAX_BYTES = env.int("UPLOAD_ASJSON_MAX_BYTES", default=10 * 1024**2)  # GET .../file?asJson
+# A chunk body read that gets no byte for this long ends the request (its claim is released).
+UPLOAD_BODY_IDLE_TIMEOUT = env.float("UPLOAD_BODY_IDLE_TIMEOUT", default=30.0)
+# How long a request for a busy chunk waits for the request holding it to stop (lock release).
+UPLOAD_LOCK_WAIT = env.float("UPLOAD_LOCK_WAIT", default=5.0)
+# Chunk locks without PostgreSQL (embedded mode): flock files here (default VAR_DIR/upload-locks).
+UPLOAD_LOCK_DIR = env.str("UPLOAD_LOCK_DIR", default="")
+# The longest a finalize may run (soft limit; the broker's visibility timeout covers twice that).
+UPLOAD_FINALIZE_TIME_LIMIT = env.int("UPLOAD_FINALIZE_TIME_LIMIT", default=1800)
+# With a broker, purge enqueues finalize again for uploads PROCESSING this long with no live
+# finalizer (a worker died); the embedded mode does so at once, at the next purge or start.
+UPLOAD_FINALIZE_STALE_SECONDS = env.int("UPLOAD_FINALIZE_STALE_SECONDS", default=120)
 # POST /api/v1/models/{table}/{id}/attachments/zip: caps checked before a byte is stored (413).
 ATTACHMENT_ZIP_MAX_ENTRIES = env.int("ATTACHMENT_ZIP_MAX_ENTRIES", default=1000)
 ATTACHMENT_ZIP_MAX_ENTRY_SIZE = env.int("ATTACHMENT_ZIP_MAX_ENTRY_SIZE", default=UPLOAD_MAX_FILE_SIZE)
@@ -175,6 +186,11 @@ CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Redis redelivers an unacknowledged task after this long: longer than any finalize may run, so a
+# running finalize is never delivered twice; a dead worker's task is picked up by the purge sooner.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=2 * UPLOAD_FINALIZE_TIME_LIMIT)
+}
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="ledgerdoc")
 CELERY_BEAT_SCHEDULE: dict = {}  # apps add their periodic tasks in their AppConfig.ready()
 

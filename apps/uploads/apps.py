@@ -14,3 +14,9 @@ class UploadsConfig(AppConfig):
                 "uploads-purge",
                 {"task": "apps.uploads.tasks.purge_uploads", "schedule": 15 * 60.0},
             )
+            # Uploads a dead worker left PROCESSING are finalized again within about a minute
+            # of UPLOAD_FINALIZE_STALE_SECONDS.
+            schedule.setdefault(
+                "uploads-refinalize",
+                {"task": "apps.uploads.tasks.refinalize_uploads", "schedule": 60.0},
+            )

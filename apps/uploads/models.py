@@ -20,8 +20,15 @@ class StorageBackend(models.TextChoices):
 
 
 class StoredFile(AuditedModel):
-    """Bytes stored once per content (SHA-256) per storage; rows that use them hold a reference."""
+    """Bytes stored once per content (SHA-256) per tenant per storage; rows that use them hold a
+    reference. Never shared across tenants: no tenant's upload can be linked to bytes another
+    tenant's requests wrote."""
 
+    # Null only on rows made before files were kept per tenant.
+    client = models.ForeignKey(
+        "accounts.Client", db_column="AD_Client_ID", on_delete=models.PROTECT, related_name="+",
+        null=True, blank=True,
+    )
     sha256 = models.CharField(db_column="SHA256", max_length=64)
     size = models.BigIntegerField(db_column="FileSize")
     content_type = models.CharField(db_column="ContentType", max_length=255, blank=True)
@@ -38,8 +45,8 @@ class StoredFile(AuditedModel):
         db_table = "AD_StoredFile"
         constraints = (
             models.UniqueConstraint(
-                fields=["storage_backend", "storage_location", "sha256"],
-                name="ad_storedfile_content_uniq",
+                fields=["storage_backend", "storage_location", "client", "sha256"],
+                name="ad_storedfile_tenant_content_uniq",
             ),
         )
 
@@ -176,9 +183,9 @@ class UploadChunk(models.Model):
     etag = models.CharField(db_column="ETag", max_length=200, blank=True)
     received = models.BooleanField(db_column="IsReceived", default=False)
     created = models.DateTimeField(db_column="Created", default=timezone.now)
-    # While the body streams in, the receiving request touches its claim now and then; a claim
-    # not touched for a while belongs to a dead process and may be taken over.
-    touched = models.DateTimeField(db_column="Touched", null=True, blank=True)
+    # Set by a newer request for this chunk (lock release, see ``apps.uploads.locks``): the
+    # request receiving the body stops at its next read and gives the chunk up.
+    stop_requested = models.BooleanField(db_column="IsStopRequested", default=False)
 
     class Meta:
         db_table = "AD_UploadChunk"

@@ -35,6 +35,7 @@ from apps.core.errors import (
     PayloadTooLarge,
     Unprocessable,
 )
+from apps.uploads import locks
 from apps.uploads import storage as st
 from apps.uploads.models import Batch, StoredFile, UploadChunk, UploadSession
 
@@ -44,10 +45,8 @@ State = UploadSession.State
 Mode = UploadSession.Mode
 
 CHECKSUM_ALGORITHMS = ("sha1", "sha256", "md5")
-# A claimed chunk whose receiving request has not touched it for this long (the request touches it
-# every CLAIM_TOUCH_SECONDS while the body streams) may be taken over by a new request.
-CLAIM_STALE_SECONDS = 120
-CLAIM_TOUCH_SECONDS = 30
+# How often a request receiving a body looks whether a newer request asked it to stop.
+STOP_POLL_SECONDS = 0.2
 # Expired/cancelled session rows are kept this long (answering 410) before they are deleted.
 ROW_RETENTION = timedelta(days=7)
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -167,8 +166,9 @@ def _staged_key(session: UploadSession, index: int) -> str:
     return f"{_prefix(session)}chunks/{index:06d}-{uuid.uuid4().hex[:12]}"
 
 
-def _content_key(sha256: str) -> str:
-    return f"files/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+def _content_key(client_id: int, sha256: str) -> str:
+    """Per tenant: the same content uploaded by two tenants is two files (never shared)."""
+    return f"files/{client_id}/{sha256[:2]}/{sha256[2:4]}/{sha256}"
 
 
 def _enqueue_finalize(session_id: int) -> None:
@@ -417,6 +417,37 @@ def chunk_accept(
         if length > max_chunk:
             raise PayloadTooLarge(f"A chunk may not be larger than {max_chunk} bytes.")
 
+    if index is not None:
+        index = _int(index, "chunk index")
+    # 0. Hold the slot's lock for the whole request (apps.uploads.locks): a busy slot's holder is
+    #    asked to stop, and a claim found unreceived once we hold the lock is a dead request's.
+    lock = locks.SlotLock(session.uid, locks.APPEND if appending else index)
+    if not lock.acquire(locks.wait_seconds(), on_busy=lambda: _request_stop(session, index)):
+        what = "Another chunk of this upload" if appending else f"Chunk {index + 1}"
+        raise NotReady(f"{what} is being received by another request.", retry_after=1)
+    try:
+        return _chunk_accept_locked(
+            session=session, stream=stream, length=length, index=index, offset=offset,
+            declared_sha=declared_sha, checksum=checksum, partial_ok=partial_ok,
+            max_chunk=max_chunk,
+        )
+    finally:
+        lock.release()
+
+
+def _chunk_accept_locked(
+    *,
+    session: UploadSession,
+    stream: Any,
+    length: int | None,
+    index: int | None,
+    offset: int | None,
+    declared_sha: str,
+    checksum: tuple[str, str] | None,
+    partial_ok: bool,
+    max_chunk: int,
+) -> ChunkResult:
+    appending = index is None
     # 1. Claim the index under the session lock (short transaction, no bytes read yet).
     with transaction.atomic():
         locked = UploadSession.objects.select_for_update().get(pk=session.pk)
@@ -430,12 +461,12 @@ def chunk_accept(
                     "received.",
                     extra={"offset": locked.received_bytes},
                 )
-            if locked.chunks.filter(received=False).exists():
-                raise NotReady("Another chunk of this upload is being received.")
+            # We hold the append lock: an unreceived append claim is a dead request's. Its
+            # bytes lie past the received ones and are overwritten (or cut off at finalize).
+            locked.chunks.filter(received=False).delete()
             index = locked.chunks.count()
             chunk_offset: int | None = position
         else:
-            index = _int(index, "chunk index")
             if index < 0 or index >= int(settings.UPLOAD_MAX_CHUNKS) or (
                 locked.chunk_count is not None and index >= locked.chunk_count
             ):
@@ -467,12 +498,10 @@ def chunk_accept(
         existing = UploadChunk.objects.select_for_update().filter(session=locked, index=index).first()
         now = timezone.now()
         if existing is not None and not existing.received:
-            last_sign_of_life = existing.touched or existing.created
-            if (now - last_sign_of_life).total_seconds() < CLAIM_STALE_SECONDS:
-                raise NotReady(f"Chunk {index + 1} is being received by another request.")
+            # A dead request's claim (we hold the slot's lock): ours now, with a new identity.
             existing.created = now
-            existing.touched = None
-            existing.save(update_fields=["created", "touched"])
+            existing.stop_requested = False
+            existing.save(update_fields=["created", "stop_requested"])
             claim = existing
         elif existing is None:
             if not locked.is_open:
@@ -495,44 +524,45 @@ def chunk_accept(
         partial_ok and appending and claim is not None
         and (locked.mode == Mode.IN_PLACE or locked.storage_backend == "local")
     )
-    if claim is not None:
-        reader.on_progress = _claim_toucher(claim)
 
     # 2a. A chunk already in: hash the body, keep nothing.
     if claim is None:
-        reader.drain()
+        with st.body_idle_timeout(stream):
+            reader.drain()
         digest = reader.sha256.hexdigest()
         _verify(reader, declared_sha, checksum)
         if digest != existing.sha256 or reader.count != existing.size:
             raise Conflict(f"Chunk {index + 1} was already received with other bytes.")
         return ChunkResult(locked, existing, created=False, complete=not locked.is_open)
 
-    # 2b. Stream the body to its place without holding any lock.
+    # 2b. Stream the body to its place without holding any row lock (the slot lock fences it).
+    reader.should_stop = _stop_poller(claim)
     storage = _session_storage(locked)
     backend = locked.storage_backend
     part_etag = ""
     key = ""
     try:
-        if locked.mode == Mode.IN_PLACE:
-            if chunk_offset is None:
-                raise BadRequest("This upload needs the chunk's offset.")
-            key = locked.storage_key
-            st.local_write_at(storage, key, chunk_offset, reader)
-        elif locked.mode == Mode.PARTS:
-            if length is None:
-                raise BadRequest("Content-Length is required.")
-            key = locked.storage_key
-            part_etag = st.s3_upload_part(
-                storage, key, locked.s3_upload_id, index + 1, reader, length
-            )
-        else:
-            key = _staged_key(locked, index)
-            if backend == "local":
-                st.local_write_file(storage, key, reader)
-            else:
+        with st.body_idle_timeout(stream):
+            if locked.mode == Mode.IN_PLACE:
+                if chunk_offset is None:
+                    raise BadRequest("This upload needs the chunk's offset.")
+                key = locked.storage_key
+                st.local_write_at(storage, key, chunk_offset, reader)
+            elif locked.mode == Mode.PARTS:
                 if length is None:
                     raise BadRequest("Content-Length is required.")
-                st.s3_put_stream(storage, key, reader, length)
+                key = locked.storage_key
+                part_etag = st.s3_upload_part(
+                    storage, key, locked.s3_upload_id, index + 1, reader, length
+                )
+            else:
+                key = _staged_key(locked, index)
+                if backend == "local":
+                    st.local_write_file(storage, key, reader)
+                else:
+                    if length is None:
+                        raise BadRequest("Content-Length is required.")
+                    st.s3_put_stream(storage, key, reader, length)
         if length is None and expected is not None and reader.count != expected:
             raise BadRequest(f"Chunk {index + 1} must be {expected} bytes, not {reader.count}.")
         _verify(reader, declared_sha, checksum)
@@ -557,6 +587,7 @@ def chunk_accept(
             refusal = PayloadTooLarge("The file would be larger than the limit.")
         else:
             chunk.received = True
+            chunk.stop_requested = False
             chunk.size = reader.count
             chunk.sha256 = reader.sha256.hexdigest()
             chunk.storage_key = key
@@ -584,21 +615,44 @@ def _closed_error(session: UploadSession) -> ApplicationError | None:
     return None
 
 
-def _claim_toucher(claim: UploadChunk):
-    """A progress callback that keeps a claim alive while its body streams in (rate-limited)."""
+def _request_stop(session: UploadSession, index: int | None) -> None:
+    """Ask the request receiving a chunk (``index``; None: the append in flight) to stop."""
+    pending = UploadChunk.objects.filter(session_id=session.pk, received=False)
+    if index is not None:
+        pending = pending.filter(index=index)
+    pending.update(stop_requested=True)
+
+
+def _stop_poller(claim: UploadChunk) -> Callable[[], bool]:
+    """``reader.should_stop`` for a claim: its row's stop flag, read at most every 0.2 s."""
     import time
 
     last = [time.monotonic()]
 
-    def touch() -> None:
+    def should_stop() -> bool:
         now = time.monotonic()
-        if now - last[0] >= CLAIM_TOUCH_SECONDS:
-            last[0] = now
-            UploadChunk.objects.filter(pk=claim.pk, created=claim.created).update(
-                touched=timezone.now()
-            )
+        if now - last[0] < STOP_POLL_SECONDS:
+            return False
+        last[0] = now
+        return UploadChunk.objects.filter(pk=claim.pk, stop_requested=True).exists()
 
-    return touch
+    return should_stop
+
+
+def session_quiesce(*, session: UploadSession) -> UploadSession:
+    """Let an append in flight finish saving before its offset is answered (tusd's lock release).
+
+    A status or append call on an upload whose bytes are still arriving asks that request to stop
+    and waits up to ``UPLOAD_LOCK_WAIT`` seconds for it to record what it received; the session
+    returned shows the true offset. A dead request's claim costs no wait (its lock is free).
+    """
+    if not UploadChunk.objects.filter(session_id=session.pk, received=False).exists():
+        return session
+    lock = locks.SlotLock(session.uid, locks.APPEND)
+    lock.acquire(locks.wait_seconds(), on_busy=lambda: _request_stop(session, None))
+    lock.release()
+    session.refresh_from_db()
+    return session
 
 
 def _verify(
@@ -627,13 +681,33 @@ def _drop_claim(claim: UploadChunk, session: UploadSession, storage: Any, key: s
 
 
 def _fail(session: UploadSession, reason: str) -> None:
-    UploadSession.objects.filter(pk=session.pk, state=State.PROCESSING).update(
-        state=State.FAILED, failure_reason=reason[:500], updated=timezone.now()
+    session_fail(session_id=session.pk, reason=reason)
+
+
+def session_fail(*, session_id: int, reason: str) -> bool:
+    """A finalize that cannot succeed: PROCESSING → FAILED with its reason (for the client)."""
+    return bool(
+        UploadSession.objects.filter(pk=session_id, state=State.PROCESSING).update(
+            state=State.FAILED, failure_reason=reason[:500], updated=timezone.now()
+        )
     )
 
 
 def session_finalize(*, session_id: int) -> None:
-    """Assemble, hash in one pass, verify, produce the StoredFile. Idempotent; safe to re-run."""
+    """Assemble, hash in one pass, verify, produce the StoredFile. Idempotent; safe to re-run.
+
+    Runs under the session's FINALIZE lock: while a live process finalizes, another run returns
+    at once; when that process dies, its lock goes with it and the next run starts over.
+    """
+    uid = UploadSession.objects.filter(pk=session_id).values_list("uid", flat=True).first()
+    if uid is None:
+        return
+    with locks.held(uid, locks.FINALIZE) as mine:
+        if mine:
+            _finalize_locked(session_id)
+
+
+def _finalize_locked(session_id: int) -> None:
     claimed = UploadSession.objects.filter(
         pk=session_id, state__in=[State.UPLOADING, State.PROCESSING]
     ).update(state=State.PROCESSING)
@@ -818,6 +892,7 @@ def _record_stored_file(session: UploadSession, storage: Any, digest: str, size:
                     .filter(
                         storage_backend=backend,
                         storage_location=session.storage_location,
+                        client_id=locked.client_id,
                         sha256=digest,
                     )
                     .first()
@@ -830,7 +905,7 @@ def _record_stored_file(session: UploadSession, storage: Any, digest: str, size:
                         st.delete(storage, backend, locked.storage_key)
                 else:
                     if backend == "local":
-                        content_key = _content_key(digest)
+                        content_key = _content_key(locked.client_id, digest)
                         if st.exists(storage, backend, locked.storage_key):
                             st.local_move(storage, locked.storage_key, content_key)
                         elif not st.exists(storage, backend, content_key):
@@ -839,6 +914,7 @@ def _record_stored_file(session: UploadSession, storage: Any, digest: str, size:
                         content_key = locked.storage_key
                     head = _read_head(storage, backend, content_key)
                     stored = StoredFile.objects.create(
+                        client_id=locked.client_id,
                         sha256=digest,
                         size=size,
                         content_type=sniff_content_type(
@@ -999,27 +1075,33 @@ def stored_file_from_stream(
 
 
 def uploads_purge(*, now: Any = None) -> dict[str, int]:
-    """Expire overdue sessions and batches, delete their bytes, abort abandoned multipart uploads,
-    free unreferenced stored files. Safe to run anywhere, any time."""
+    """Finalize again what a dead process left PROCESSING, expire overdue sessions and batches,
+    delete their bytes, abort abandoned multipart uploads, free unreferenced stored files. Safe
+    to run anywhere, any time (beat, ``manage.py purge_uploads``, ``make run`` at start)."""
     now = now or timezone.now()
-    counts = {"expired": 0, "deleted": 0, "multipart_aborted": 0, "files_freed": 0, "batches": 0}
-    overdue = UploadSession.objects.filter(
-        expires_at__lte=now,
-        state__in=[State.INITIATED, State.UPLOADING, State.FAILED, State.COMPLETED],
-    )
-    for session_id in overdue.values_list("pk", flat=True).iterator():
-        with transaction.atomic():
-            session = UploadSession.objects.select_for_update().filter(pk=session_id).first()
-            if session is None or session.expires_at > now or session.state not in (
-                State.INITIATED, State.UPLOADING, State.FAILED, State.COMPLETED
-            ):
+    counts = {
+        "refinalized": 0, "expired": 0, "deleted": 0, "multipart_aborted": 0, "files_freed": 0,
+        "batches": 0,
+    }
+    counts["refinalized"] = _refinalize_orphans(now)
+    expirable = (State.INITIATED, State.UPLOADING, State.PROCESSING, State.FAILED, State.COMPLETED)
+    overdue = UploadSession.objects.filter(expires_at__lte=now, state__in=expirable)
+    for session_id, uid, state in overdue.values_list("pk", "uid", "state").iterator():
+        # A PROCESSING upload past its expiry is cleaned like any other unless a live process is
+        # finalizing it right now (then the next purge sees it again).
+        with locks.held(uid, locks.FINALIZE) as not_finalizing:
+            if state == State.PROCESSING and not not_finalizing:
                 continue
-            if session.stored_file_id:
-                stored_file_release(stored_file=session.stored_file)
-            session.state = State.EXPIRED
-            session.save(update_fields=["state", "updated"])
-            session.chunks.all().delete()
-            transaction.on_commit(lambda s=session: _cleanup_bytes(s))
+            with transaction.atomic():
+                session = UploadSession.objects.select_for_update().filter(pk=session_id).first()
+                if session is None or session.expires_at > now or session.state not in expirable:
+                    continue
+                if session.stored_file_id:
+                    stored_file_release(stored_file=session.stored_file)
+                session.state = State.EXPIRED
+                session.save(update_fields=["state", "updated"])
+                session.chunks.all().delete()
+                transaction.on_commit(lambda s=session: _cleanup_bytes(s))
         counts["expired"] += 1
     old = UploadSession.objects.filter(
         state__in=[State.EXPIRED, State.CANCELLED], expires_at__lte=now - ROW_RETENTION
@@ -1034,6 +1116,35 @@ def uploads_purge(*, now: Any = None) -> dict[str, int]:
     for stored_id in StoredFile.objects.filter(ref_count=0).values_list("pk", flat=True):
         counts["files_freed"] += int(stored_file_free(stored_file_id=stored_id))
     return counts
+
+
+def uploads_refinalize(*, now: Any = None) -> int:
+    """The first step of :func:`uploads_purge` alone (beat runs it every minute)."""
+    return _refinalize_orphans(now or timezone.now())
+
+
+def _refinalize_orphans(now: Any) -> int:
+    """Enqueue finalize again for PROCESSING uploads that no live process is finalizing.
+
+    With a broker, only those PROCESSING for ``UPLOAD_FINALIZE_STALE_SECONDS`` (their message may
+    just be waiting for a worker); eagerly (embedded mode), every one: the process that was
+    finalizing it is gone if its lock is free. Re-running finalize is harmless (idempotent, and
+    serialized by its lock).
+    """
+    from config.celery import app
+
+    stuck = UploadSession.objects.filter(state=State.PROCESSING, expires_at__gt=now)
+    if not app.conf.task_always_eager:
+        bound = now - timedelta(seconds=int(settings.UPLOAD_FINALIZE_STALE_SECONDS))
+        stuck = stuck.filter(updated__lte=bound)
+    count = 0
+    for session_id, uid in stuck.values_list("pk", "uid"):
+        if not locks.SlotLock(uid, locks.FINALIZE).is_free():
+            continue
+        UploadSession.objects.filter(pk=session_id, state=State.PROCESSING).update(updated=now)
+        _enqueue_finalize(session_id)
+        count += 1
+    return count
 
 
 def _abort_abandoned_multipart(now: Any) -> int:

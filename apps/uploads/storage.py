@@ -19,7 +19,7 @@ from typing import IO, Any
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage, storages
 
-from apps.core.errors import BadRequest, PayloadTooLarge
+from apps.core.errors import BadRequest, Conflict, PayloadTooLarge
 
 logger = logging.getLogger("ledgerdoc.uploads")
 
@@ -29,6 +29,47 @@ READ_BLOCK = 8 * 1024 * 1024
 
 class ShortBody(BadRequest):
     code = "short_body"
+
+
+class BodySuperseded(Conflict):
+    """A newer request for the same chunk asked this one to stop (lock release)."""
+
+    code = "superseded"
+
+
+def _dropped_message(error: BaseException, count: int) -> str:
+    cause = error if isinstance(error, TimeoutError) else error.__cause__ or error.__context__
+    if isinstance(cause, TimeoutError):
+        idle = getattr(settings, "UPLOAD_BODY_IDLE_TIMEOUT", 30)
+        return f"No bytes of the body arrived for {idle} seconds (after {count} bytes)."
+    return f"The connection dropped after {count} bytes of the body."
+
+
+@contextlib.contextmanager
+def body_idle_timeout(stream: Any) -> Iterator[None]:
+    """Bound how long one read of a request body may wait for bytes (``UPLOAD_BODY_IDLE_TIMEOUT``).
+
+    Under gunicorn the request's socket is in the WSGI environ; a read that waits longer raises
+    (the body then counts as cut short). Other servers have no socket to bound: reads wait as the
+    server lets them.
+    """
+    meta = getattr(stream, "META", None) or getattr(stream, "environ", None) or {}
+    sock = meta.get("gunicorn.socket")
+    seconds = float(getattr(settings, "UPLOAD_BODY_IDLE_TIMEOUT", 30))
+    if sock is None or seconds <= 0:
+        yield
+        return
+    try:
+        previous = sock.gettimeout()
+        sock.settimeout(seconds)
+    except OSError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            sock.settimeout(previous)
 
 
 @dataclass(frozen=True)
@@ -134,13 +175,20 @@ class HashingReader:
         self.sha256 = hashlib.sha256()
         self.extra = {name: hashlib.new(name) for name in extra_hashes}
         self._eof = False
-        self.on_progress: Callable[[], None] | None = None
+        # Polled before each read: True once a newer request asked for this chunk (lock release).
+        self.should_stop: Callable[[], bool] | None = None
         self.partial_ok = False
         self.short = False
 
     def read(self, size: int = -1) -> bytes:
         if self._eof:
             return b""
+        if self.should_stop is not None and self.should_stop():
+            self._eof = True
+            if self.partial_ok:  # what was written so far counts (tus); the body ends here
+                self.short = self.length is None or self.count < self.length
+                return b""
+            raise BodySuperseded("A newer request for this chunk took it over.")
         if size is None or size < 0:
             size = getattr(settings, "UPLOAD_READ_BUFFER", 1024 * 1024)
         if self.length is not None:
@@ -154,9 +202,7 @@ class HashingReader:
             data = self.stream.read(size) if size > 0 else b""
         except OSError as error:  # the connection dropped (Django's UnreadablePostError too)
             if not self.partial_ok:
-                raise ShortBody(
-                    f"The connection dropped after {self.count} bytes of the body."
-                ) from error
+                raise ShortBody(_dropped_message(error, self.count)) from error
             data = b""  # the body ends here
         if not data:
             self._eof = True
@@ -174,8 +220,6 @@ class HashingReader:
         self.sha256.update(data)
         for h in self.extra.values():
             h.update(data)
-        if self.on_progress is not None:
-            self.on_progress()
         return data
 
     def tell(self) -> int:

@@ -149,21 +149,3 @@ def test_release_to_zero_frees_bytes(ctx, storage):
 def test_errors_are_application_errors(ctx, storage):
     with pytest.raises(ApplicationError):
         services.session_create(ctx=ctx, file_name="a", size=10, chunk_size=3, chunk_count=2)
-
-
-def test_claim_of_a_dead_request_is_taken_over(ctx, storage):
-    from apps.core.errors import NotReady
-    from apps.uploads.models import UploadChunk
-
-    data = payload(2000)
-    session = services.session_create(ctx=ctx, file_name="a", size=2000, chunk_size=1000)
-    # A request is receiving chunk 0 right now: another one for the same chunk waits.
-    claim = UploadChunk.objects.create(session=session, index=0, offset=0, received=False)
-    with pytest.raises(NotReady):
-        services.chunk_accept(session=session, stream=io.BytesIO(data[:1000]), length=1000, index=0)
-    # That request died (no sign of life for minutes): the chunk is taken over.
-    old = timezone.now() - timedelta(seconds=services.CLAIM_STALE_SECONDS + 1)
-    UploadChunk.objects.filter(pk=claim.pk).update(created=old, touched=None)
-    result = services.chunk_accept(session=session, stream=io.BytesIO(data[:1000]), length=1000,
-                                   index=0)
-    assert result.created and result.chunk.received
