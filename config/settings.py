@@ -89,6 +89,11 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Names this process's connections in pg_stat_activity (which node or worker holds a lock).
+    if env.str("DATABASE_APPLICATION_NAME", default=""):
+        DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = env.str(
+            "DATABASE_APPLICATION_NAME"
+        )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 

@@ -60,6 +60,7 @@ class LiveStack:
     storage: str = "local"
     nodes: int = 1
     workers: int = 0
+    broker: bool = False  # finalize through CELERY_BROKER_URL (to workers started here)
     extra_env: dict[str, str] = field(default_factory=dict)
     urls: list[str] = field(default_factory=list)
     web: list[subprocess.Popen] = field(default_factory=list)
@@ -88,7 +89,7 @@ class LiveStack:
             env["DATABASE_URL"] = f"{self._pg_admin}/{self._pg_db}"
         else:
             env["DATABASE_URL"] = f"sqlite:///{var / 'db.sqlite3'}"
-        if self.workers:
+        if self.workers or self.broker:
             env["CELERY_BROKER_URL"] = os.environ["CELERY_BROKER_URL"]
             env["CELERY_TASK_ALWAYS_EAGER"] = "false"
             env["CELERY_TASK_DEFAULT_QUEUE"] = f"ledgerdoc-live-{run}"
@@ -144,14 +145,17 @@ class LiveStack:
         self.urls.append(url)
         return url
 
-    def start_worker(self) -> subprocess.Popen:
-        name = f"live{len(self.celery)}-{uuid.uuid4().hex[:6]}@%h"
-        log = open(Path(self.env["VAR_DIR"]) / f"worker-{len(self.celery)}.log", "wb")  # noqa: SIM115
+    def start_worker(self, name: str = "") -> subprocess.Popen:
+        """A Celery worker; ``name`` is also its database application_name (see pg_stat_activity)."""
+        name = name or f"worker{len(self.celery)}"
+        log = open(Path(self.env["VAR_DIR"]) / f"{name}.log", "wb")  # noqa: SIM115
         process = subprocess.Popen(
             [PYTHON, "-m", "celery", "-A", "config", "worker", "-Q",
-             self.env["CELERY_TASK_DEFAULT_QUEUE"], "--concurrency", "1", "-n", name,
+             self.env["CELERY_TASK_DEFAULT_QUEUE"], "--concurrency", "1",
+             "-n", f"{name}-{uuid.uuid4().hex[:6]}@%h",
              "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=ROOT, env={**self.env, "DATABASE_APPLICATION_NAME": name},
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         self.celery.append(process)
         return process

@@ -28,8 +28,11 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -147,3 +150,81 @@ def held(session_uid: object, slot: int) -> Iterator[bool]:
 
 def wait_seconds() -> float:
     return float(getattr(settings, "UPLOAD_LOCK_WAIT", 5.0))
+
+
+# --- Lock release: making a busy holder stop ------------------------------------------------------
+
+
+@dataclass
+class Watched:
+    """One claim being received in this process: ``stopped`` once a newer request asked for it."""
+
+    claim_pk: int
+    sock: socket.socket | None
+    stopped: bool = False
+
+
+class StopWatch:
+    """One thread per process that looks, every ``STOP_POLL_SECONDS`` while chunks are being
+    received here, whether a newer request asked for any of them (one query for all).
+
+    A holder asked to stop is marked, and its socket is shut for reading: a read blocked on a slow
+    or silent client returns at once (a body read waits for a whole block, so polling between
+    reads alone could leave a trickling client holding its chunk for minutes).
+    """
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._watched: dict[int, Watched] = {}
+        self._thread: threading.Thread | None = None
+
+    def watch(self, claim_pk: int, sock: socket.socket | None) -> Watched:
+        entry = Watched(claim_pk, sock)
+        with self._guard:
+            self._watched[id(entry)] = entry
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="upload-stopwatch",
+                                                daemon=True)
+                self._thread.start()
+        return entry
+
+    def unwatch(self, entry: Watched) -> None:
+        with self._guard:
+            self._watched.pop(id(entry), None)
+
+    def _run(self) -> None:
+        from django.db import close_old_connections
+
+        from apps.uploads.models import UploadChunk
+
+        try:
+            while True:
+                time.sleep(STOP_POLL_SECONDS)
+                with self._guard:
+                    entries = [e for e in self._watched.values() if not e.stopped]
+                    if not self._watched:
+                        self._thread = None
+                        return
+                if not entries:
+                    continue
+                try:
+                    asked = set(
+                        UploadChunk.objects.filter(
+                            pk__in={e.claim_pk for e in entries}, stop_requested=True
+                        ).values_list("pk", flat=True)
+                    )
+                except DatabaseError:
+                    close_old_connections()
+                    continue
+                for entry in entries:
+                    if entry.claim_pk in asked:
+                        entry.stopped = True
+                        if entry.sock is not None:
+                            with contextlib.suppress(OSError):
+                                entry.sock.shutdown(socket.SHUT_RD)
+        finally:
+            connection.close()
+
+
+STOP_POLL_SECONDS = 0.2
+stop_watch = StopWatch()

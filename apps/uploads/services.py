@@ -8,6 +8,7 @@ written; the session row is locked only to claim a chunk and to record it, never
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import math
@@ -15,7 +16,7 @@ import mimetypes
 import re
 import unicodedata
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import IO, Any
@@ -45,8 +46,6 @@ State = UploadSession.State
 Mode = UploadSession.Mode
 
 CHECKSUM_ALGORITHMS = ("sha1", "sha256", "md5")
-# How often a request receiving a body looks whether a newer request asked it to stop.
-STOP_POLL_SECONDS = 0.2
 # Expired/cancelled session rows are kept this long (answering 410) before they are deleted.
 ROW_RETENTION = timedelta(days=7)
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -536,13 +535,14 @@ def _chunk_accept_locked(
         return ChunkResult(locked, existing, created=False, complete=not locked.is_open)
 
     # 2b. Stream the body to its place without holding any row lock (the slot lock fences it).
-    reader.should_stop = _stop_poller(claim)
+    watched = locks.stop_watch.watch(claim.pk, st.request_socket(stream))
+    reader.should_stop = lambda: watched.stopped
     storage = _session_storage(locked)
     backend = locked.storage_backend
     part_etag = ""
     key = ""
     try:
-        with st.body_idle_timeout(stream):
+        with st.body_idle_timeout(stream), _unwatched_after(watched):
             if locked.mode == Mode.IN_PLACE:
                 if chunk_offset is None:
                     raise BadRequest("This upload needs the chunk's offset.")
@@ -623,20 +623,12 @@ def _request_stop(session: UploadSession, index: int | None) -> None:
     pending.update(stop_requested=True)
 
 
-def _stop_poller(claim: UploadChunk) -> Callable[[], bool]:
-    """``reader.should_stop`` for a claim: its row's stop flag, read at most every 0.2 s."""
-    import time
-
-    last = [time.monotonic()]
-
-    def should_stop() -> bool:
-        now = time.monotonic()
-        if now - last[0] < STOP_POLL_SECONDS:
-            return False
-        last[0] = now
-        return UploadChunk.objects.filter(pk=claim.pk, stop_requested=True).exists()
-
-    return should_stop
+@contextlib.contextmanager
+def _unwatched_after(watched: locks.Watched) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        locks.stop_watch.unwatch(watched)
 
 
 def session_quiesce(*, session: UploadSession) -> UploadSession:

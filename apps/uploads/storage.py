@@ -45,6 +45,12 @@ def _dropped_message(error: BaseException, count: int) -> str:
     return f"The connection dropped after {count} bytes of the body."
 
 
+def request_socket(stream: Any) -> Any:
+    """The client socket of a request body under gunicorn (in its WSGI environ), else None."""
+    meta = getattr(stream, "META", None) or getattr(stream, "environ", None) or {}
+    return meta.get("gunicorn.socket")
+
+
 @contextlib.contextmanager
 def body_idle_timeout(stream: Any) -> Iterator[None]:
     """Bound how long one read of a request body may wait for bytes (``UPLOAD_BODY_IDLE_TIMEOUT``).
@@ -53,8 +59,7 @@ def body_idle_timeout(stream: Any) -> Iterator[None]:
     (the body then counts as cut short). Other servers have no socket to bound: reads wait as the
     server lets them.
     """
-    meta = getattr(stream, "META", None) or getattr(stream, "environ", None) or {}
-    sock = meta.get("gunicorn.socket")
+    sock = request_socket(stream)
     seconds = float(getattr(settings, "UPLOAD_BODY_IDLE_TIMEOUT", 30))
     if sock is None or seconds <= 0:
         yield

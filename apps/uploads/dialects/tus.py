@@ -292,7 +292,9 @@ class TusUploadView(TusView):
         summary="The upload's offset",
     )
     def head(self, request, upload_id: str) -> Response:
-        session = _tus_session(request, upload_id)
+        # A PATCH of this upload may still be draining (its client aborted it and asks at once):
+        # it is asked to stop and save, so the offset answered is the true one.
+        session = services.session_quiesce(session=_tus_session(request, upload_id))
         response = Response(status=200, headers=_upload_headers(session))
         if session.size is None:
             response["Upload-Defer-Length"] = "1"
@@ -333,6 +335,7 @@ class TusUploadView(TusView):
             raise BadRequest("Upload-Offset is required.")
         size = _header_int(request, "Upload-Length")
         checksum = parse_checksum(request.headers.get("Upload-Checksum"))
+        session = services.session_quiesce(session=session)
         if offset != session.received_bytes:
             raise Conflict(
                 f"Upload-Offset {offset} is not the current offset {session.received_bytes}.",
