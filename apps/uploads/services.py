@@ -9,13 +9,11 @@ written; the session row is locked only to claim a chunk and to record it, never
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import math
 import mimetypes
 import re
 import unicodedata
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -36,7 +34,7 @@ from apps.core.errors import (
     PayloadTooLarge,
     Unprocessable,
 )
-from apps.uploads import locks
+from apps.uploads import locks, stores
 from apps.uploads import storage as st
 from apps.uploads.models import Batch, StoredFile, UploadChunk, UploadSession
 
@@ -155,21 +153,6 @@ def _file_storage(stored_file: StoredFile) -> Any:
     )
 
 
-def _prefix(session: UploadSession) -> str:
-    return f"uploads/{session.uid}/"
-
-
-def _staged_key(session: UploadSession, index: int) -> str:
-    """A fresh key per attempt: a failed attempt's cleanup (or its late PutObject) must never
-    touch the object a retry of the same chunk wrote meanwhile (``chunk.storage_key`` records it)."""
-    return f"{_prefix(session)}chunks/{index:06d}-{uuid.uuid4().hex[:12]}"
-
-
-def _content_key(client_id: int, sha256: str) -> str:
-    """Per tenant: the same content uploaded by two tenants is two files (never shared)."""
-    return f"files/{client_id}/{sha256[:2]}/{sha256[2:4]}/{sha256}"
-
-
 def _enqueue_finalize(session_id: int) -> None:
     from apps.uploads.tasks import finalize_upload
 
@@ -253,14 +236,7 @@ def session_create(
         raise BadRequest(f"expiresInSeconds must be between 1 and {max_expiry}.")
 
     place = st.current_place()
-    offsets_known = chunk_size is not None or chunk_count in (None, 1)
-    if place.backend == "local":
-        mode = Mode.IN_PLACE if offsets_known else Mode.STAGED
-    else:
-        parts_ok = (
-            chunk_size is not None and chunk_size >= st.S3_MIN_PART_SIZE and (chunk_count or 1) <= 10_000
-        )
-        mode = Mode.PARTS if parts_ok else Mode.STAGED
+    mode = stores.choose_mode(place, chunk_size, chunk_count)
 
     with transaction.atomic():
         session = UploadSession(
@@ -286,14 +262,8 @@ def session_create(
             batch_index=str(batch_index or "")[:40],
             meta=dict(meta or {}),
         )
-        session.storage_key = (
-            f"uploads/{session.uid}/data" if place.backend == "local" else f"blobs/{session.uid}"
-        )
-        if mode == Mode.PARTS:
-            storage = st.storage_for(place.alias, place.backend, place.location)
-            session.s3_upload_id = st.s3_create_multipart(
-                storage, session.storage_key, session.content_type
-            )
+        session.storage_key = stores.session_key(session)
+        stores.store_for(session).open(session)
         session.save()
     return session
 
@@ -348,17 +318,8 @@ def session_cancel(*, session: UploadSession) -> None:
 
 def _cleanup_bytes(session: UploadSession) -> None:
     """Remove everything an unfinished (or finished) session left in storage, except its file."""
-    storage = _session_storage(session)
-    backend = session.storage_backend
-    try:
-        if session.s3_upload_id:
-            st.s3_abort(storage, session.storage_key, session.s3_upload_id)
-        st.delete_prefix(storage, backend, _prefix(session))
-        kept = session.stored_file.storage_key if session.stored_file_id else None
-        if backend == "s3" and session.storage_key != kept:
-            st.delete(storage, backend, session.storage_key)
-    except Exception:
-        logger.exception("Cleaning up upload %s failed", session.uid)
+    kept = session.stored_file.storage_key if session.stored_file_id else None
+    stores.store_for(session).cleanup(session, kept)
 
 
 # --- Chunks ------------------------------------------------------------------------------------------
@@ -517,11 +478,11 @@ def _chunk_accept_locked(
 
     extra_hashes = [checksum[0]] if checksum and checksum[0] != "sha256" else []
     reader = st.HashingReader(stream, length, limit, extra_hashes)
+    store = stores.store_for(locked)
     # A short body can be kept where its bytes are already in their place when it ends: appended
     # in place or to a local staged file (an S3 PUT/part announced its length up front).
     reader.partial_ok = bool(
-        partial_ok and appending and claim is not None
-        and (locked.mode == Mode.IN_PLACE or locked.storage_backend == "local")
+        partial_ok and appending and claim is not None and store.keeps_short_bodies
     )
 
     # 2a. A chunk already in: hash the body, keep nothing.
@@ -537,37 +498,15 @@ def _chunk_accept_locked(
     # 2b. Stream the body to its place without holding any row lock (the slot lock fences it).
     watched = locks.stop_watch.watch(claim.pk, st.request_socket(stream))
     reader.should_stop = lambda: watched.stopped
-    storage = _session_storage(locked)
-    backend = locked.storage_backend
-    part_etag = ""
-    key = ""
+    written = stores.Written("")
     try:
         with st.body_idle_timeout(stream), _unwatched_after(watched):
-            if locked.mode == Mode.IN_PLACE:
-                if chunk_offset is None:
-                    raise BadRequest("This upload needs the chunk's offset.")
-                key = locked.storage_key
-                st.local_write_at(storage, key, chunk_offset, reader)
-            elif locked.mode == Mode.PARTS:
-                if length is None:
-                    raise BadRequest("Content-Length is required.")
-                key = locked.storage_key
-                part_etag = st.s3_upload_part(
-                    storage, key, locked.s3_upload_id, index + 1, reader, length
-                )
-            else:
-                key = _staged_key(locked, index)
-                if backend == "local":
-                    st.local_write_file(storage, key, reader)
-                else:
-                    if length is None:
-                        raise BadRequest("Content-Length is required.")
-                    st.s3_put_stream(storage, key, reader, length)
+            written = store.write_chunk(locked, index, chunk_offset, reader, length)
         if length is None and expected is not None and reader.count != expected:
             raise BadRequest(f"Chunk {index + 1} must be {expected} bytes, not {reader.count}.")
         _verify(reader, declared_sha, checksum)
     except BaseException:
-        _drop_claim(claim, locked, storage, key)
+        _drop_claim(claim, locked, store, written)
         raise
 
     # 3. Record it under the lock; enqueue finalize when the last byte is in. A refusal here
@@ -590,10 +529,10 @@ def _chunk_accept_locked(
             chunk.stop_requested = False
             chunk.size = reader.count
             chunk.sha256 = reader.sha256.hexdigest()
-            chunk.storage_key = key
-            if part_etag:
-                chunk.part_number = index + 1
-                chunk.etag = part_etag
+            chunk.storage_key = written.key
+            if written.etag:
+                chunk.part_number = written.part_number
+                chunk.etag = written.etag
             chunk.save()
             locked.received_bytes = total
             complete = _all_in(locked)
@@ -602,7 +541,7 @@ def _chunk_accept_locked(
                 _enqueue_finalize(locked.pk)
             locked.save(update_fields=["received_bytes", "state", "updated"])
     if refusal is not None:
-        _drop_claim(claim, locked, storage, key)
+        _drop_claim(claim, locked, store, written)
         raise refusal
     return ChunkResult(locked, chunk, created=True, complete=complete)
 
@@ -659,12 +598,13 @@ def _verify(
             raise ChecksumMismatch(f"The chunk's {algo} checksum does not match.")
 
 
-def _drop_claim(claim: UploadChunk, session: UploadSession, storage: Any, key: str) -> None:
-    """Forget a chunk that did not make it; a staged object is deleted (in-place bytes don't count)."""
+def _drop_claim(
+    claim: UploadChunk, session: UploadSession, store: stores.ChunkStore, written: stores.Written
+) -> None:
+    """Forget a chunk that did not make it, and what the store kept of it (if anything)."""
     try:
         UploadChunk.objects.filter(pk=claim.pk, created=claim.created, received=False).delete()
-        if key and session.mode == Mode.STAGED:
-            st.delete(storage, session.storage_backend, key)
+        store.discard_chunk(session, written.key)
     except Exception:
         logger.exception("Dropping a failed chunk of %s", session.uid)
 
@@ -711,20 +651,20 @@ def _finalize_locked(session_id: int) -> None:
             state=State.UPLOADING
         )
         return
+    store = stores.store_for(session)
     storage = _session_storage(session)
-    backend = session.storage_backend
-    key = session.storage_key
     digest, size = session.assembled_sha256, None
 
-    if not (digest and not st.exists(storage, backend, key)):
+    if not (digest and not st.exists(storage, session.storage_backend, session.storage_key)):
         try:
-            digest, size = _assemble(session, storage)
+            chunks = list(session.chunks.filter(received=True).order_by("index"))
+            digest, size = store.assemble(session, chunks)
         except FileNotFoundError:
             session.refresh_from_db()
             if session.state != State.PROCESSING:
                 return  # another run finished it meanwhile
             raise
-        except _AssemblyError as error:
+        except stores.AssemblyError as error:
             _fail(session, str(error))
             return
         if session.size is not None and size != session.size:
@@ -736,142 +676,12 @@ def _finalize_locked(session_id: int) -> None:
         UploadSession.objects.filter(pk=session_id).update(assembled_sha256=digest)
     else:
         size = session.received_bytes
-    _record_stored_file(session, storage, digest, size)
+    _record_stored_file(session, store, digest, size)
 
 
-class _AssemblyError(Exception):
-    pass
-
-
-def _assemble(session: UploadSession, storage: Any) -> tuple[str, int]:
-    backend = session.storage_backend
-    key = session.storage_key
-    if session.mode == Mode.IN_PLACE:
-        if not st.exists(storage, backend, key):
-            if session.received_bytes == 0:
-                st.local_write_file(storage, key, st.HashingReader(_Empty(), 0, 0))
-            else:
-                raise _AssemblyError("The upload's data is missing.")
-        # Appends and in-place chunks cover [0, received_bytes) once all are in; anything past
-        # that was written by a refused body (its claim dropped) and must not count.
-        st.local_truncate(storage, key, session.received_bytes)
-        return st.sha256_of(storage, backend, key)
-    chunks = list(session.chunks.filter(received=True).order_by("index"))
-    if session.mode == Mode.PARTS:
-        if session.s3_upload_id and st.s3_multipart_exists(storage, key, session.s3_upload_id):
-            st.s3_complete(
-                storage, key, session.s3_upload_id, [(c.part_number, c.etag) for c in chunks]
-            )
-        elif not st.exists(storage, backend, key):
-            raise _AssemblyError("The upload's parts are missing.")
-        return st.sha256_of(storage, backend, key)
-    return _compose_staged(session, storage, chunks)
-
-
-class _Empty:
-    def read(self, size: int = -1) -> bytes:
-        return b""
-
-
-def _compose_staged(
-    session: UploadSession, storage: Any, chunks: list[UploadChunk]
-) -> tuple[str, int]:
-    """Staged chunks → one file, hashing in the same pass (server-side part copies on S3)."""
-    backend = session.storage_backend
-    key = session.storage_key
-    digest = hashlib.sha256()
-    size = 0
-    if backend == "local":
-        path = st.local_path(storage, key)
-        import os
-
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as out:
-            for chunk in chunks:
-                with open(st.local_path(storage, chunk.storage_key), "rb") as source:
-                    for data in iter(lambda s=source: s.read(st.READ_BLOCK), b""):
-                        digest.update(data)
-                        out.write(data)
-                        size += len(data)
-            out.flush()
-            os.fsync(out.fileno())
-        return digest.hexdigest(), size
-
-    client = st.s3_client(storage)
-    bucket = storage.bucket_name
-    if len(chunks) == 1:
-        client.copy_object(
-            Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": chunks[0].storage_key}
-        )
-        return st.sha256_of(storage, backend, key)
-    if all(c.size >= st.S3_MIN_PART_SIZE for c in chunks[:-1]):
-        upload_id = st.s3_create_multipart(storage, key, session.content_type)
-        try:
-            parts = [
-                (n, st.s3_part_copy(storage, key, upload_id, n, c.storage_key))
-                for n, c in enumerate(chunks, start=1)
-            ]
-            st.s3_complete(storage, key, upload_id, parts)
-        except BaseException:
-            st.s3_abort(storage, key, upload_id)
-            raise
-        return st.sha256_of(storage, backend, key)
-    # Small staged chunks: stream them into parts of ≥ 5 MiB, hashing on the way.
-    total = sum(c.size for c in chunks)
-    if total < st.S3_MIN_PART_SIZE:
-        buffer = bytearray()
-        for chunk in chunks:
-            body = st.open_read(storage, backend, chunk.storage_key)
-            buffer += body.read()
-            body.close()
-        digest.update(buffer)
-        client.put_object(Bucket=bucket, Key=key, Body=bytes(buffer))
-        return digest.hexdigest(), len(buffer)
-    upload_id = st.s3_create_multipart(storage, key, session.content_type)
-    try:
-        parts: list[tuple[int, str]] = []
-        buffer = bytearray()
-
-        def flush() -> None:
-            number = len(parts) + 1
-            answer = client.upload_part(
-                Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=bytes(buffer)
-            )
-            parts.append((number, answer["ETag"]))
-            buffer.clear()
-
-        for chunk in chunks:
-            body = st.open_read(storage, backend, chunk.storage_key)
-            for data in iter(lambda b=body: b.read(st.READ_BLOCK), b""):
-                digest.update(data)
-                size += len(data)
-                buffer += data
-                if len(buffer) >= st.READ_BLOCK:
-                    flush()
-            body.close()
-        if buffer:
-            flush()
-        st.s3_complete(storage, key, upload_id, parts)
-    except BaseException:
-        st.s3_abort(storage, key, upload_id)
-        raise
-    return digest.hexdigest(), size
-
-
-def _read_head(storage: Any, backend: str, key: str) -> bytes:
-    try:
-        if backend == "s3":
-            answer = st.s3_client(storage).get_object(
-                Bucket=storage.bucket_name, Key=key, Range="bytes=0-511"
-            )
-            return answer["Body"].read()
-        with st.open_read(storage, backend, key) as handle:
-            return handle.read(512)
-    except Exception:  # noqa: BLE001 - sniffing is best effort
-        return b""
-
-
-def _record_stored_file(session: UploadSession, storage: Any, digest: str, size: int) -> None:
+def _record_stored_file(
+    session: UploadSession, store: stores.ChunkStore, digest: str, size: int
+) -> None:
     backend = session.storage_backend
     for attempt in range(3):
         try:
@@ -891,20 +701,10 @@ def _record_stored_file(session: UploadSession, storage: Any, digest: str, size:
                 )
                 if stored is not None:
                     StoredFile.objects.filter(pk=stored.pk).update(ref_count=F("ref_count") + 1)
-                    if st.exists(storage, backend, locked.storage_key) and (
-                        stored.storage_key != locked.storage_key
-                    ):
-                        st.delete(storage, backend, locked.storage_key)
+                    store.drop_duplicate(locked, stored.storage_key)
                 else:
-                    if backend == "local":
-                        content_key = _content_key(locked.client_id, digest)
-                        if st.exists(storage, backend, locked.storage_key):
-                            st.local_move(storage, locked.storage_key, content_key)
-                        elif not st.exists(storage, backend, content_key):
-                            raise _AssemblyError("The assembled file is missing.")
-                    else:
-                        content_key = locked.storage_key
-                    head = _read_head(storage, backend, content_key)
+                    content_key = store.promote(locked, digest)
+                    head = store.read_head(content_key)
                     stored = StoredFile.objects.create(
                         client_id=locked.client_id,
                         sha256=digest,
@@ -933,7 +733,7 @@ def _record_stored_file(session: UploadSession, storage: Any, digest: str, size:
         except IntegrityError:
             if attempt == 2:
                 raise
-        except _AssemblyError as error:
+        except stores.AssemblyError as error:
             _fail(session, str(error))
             return
 

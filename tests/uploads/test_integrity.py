@@ -23,7 +23,7 @@ from django.db import connection
 from django.utils import timezone
 
 from apps.core.errors import NotReady
-from apps.uploads import locks, services
+from apps.uploads import locks, services, stores
 from apps.uploads import storage as st
 from apps.uploads.models import StoredFile, UploadChunk, UploadSession
 from tests.uploads.conftest import payload, sha
@@ -302,7 +302,9 @@ def test_a_finalize_that_fails_for_good_marks_the_upload_failed(garden_user, sto
     def broken(*args, **kwargs):
         raise RuntimeError("the disk is on fire at /srv/secret/path")
 
-    monkeypatch.setattr(services, "_assemble", broken)
+    monkeypatch.setattr(stores.InPlaceStore, "assemble", broken)
+    monkeypatch.setattr(stores.PartsStore, "assemble", broken)
+    monkeypatch.setattr(stores.StagedStore, "assemble", broken)
     data = payload(800, seed=9)
     upload_id = create(garden_user, data, chunk_size=800).json()["uploadId"]
     answer = put_chunk(garden_user, upload_id, 1, data, total=1)
