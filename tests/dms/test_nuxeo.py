@@ -221,3 +221,16 @@ def test_delete_by_uid(garden_user, storage):
     assert garden_user.get(f"/api/v1/id/{doc['uid']}").status_code == 404
     assert garden_user.get(WS + "/temporary").status_code == 404
     assert garden_user.delete(f"/api/v1/id/{doc['uid']}").status_code == 404
+
+
+def test_a_batch_file_still_finalizing_is_waited_for_then_409(garden_user, storage, monkeypatch):
+    from apps.dms.dialects import nuxeo
+    from apps.uploads.models import UploadSession
+
+    monkeypatch.setattr(nuxeo, "BLOB_SETTLE_SECONDS", 0.3)
+    batch_id = _batch_with(garden_user, [("slow.txt", b"slow\n")])
+    UploadSession.objects.filter(batch__uid=batch_id).update(state=UploadSession.State.PROCESSING)
+    response = garden_user.post(WS, _doc("slow", batch_id, 0), format="json")
+    assert response.status_code == 409, response.content
+    assert int(response["Retry-After"]) >= 1
+    assert garden_user.get(WS + "/slow").status_code == 404

@@ -39,6 +39,8 @@ BLOB_XPATHS = {"file:content", "blobholder:0"}
 PAGE_SIZE_DEFAULT = 50
 PAGE_SIZE_MAX = 1000
 TITLE_MAX = 255
+# A batch file is usable the moment its upload answered; finalize may still run on a worker.
+BLOB_SETTLE_SECONDS = 10.0
 
 BlobOut = inline_serializer("NuxeoBlob", {
     "name": serializers.CharField(), "mime-type": serializers.CharField(),
@@ -299,6 +301,7 @@ class NuxeoDocumentBase(APIView):
             return None, None
         batch = engine.batch_for_owner(ctx, str(content["upload-batch"]))
         session = engine.batch_session(batch, str(content.get("upload-fileId", "0")))
+        engine.session_wait_settled(session, seconds=BLOB_SETTLE_SECONDS)
         return batch, session
 
     @staticmethod
