@@ -5,7 +5,13 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
 
-.PHONY: install run migrate demo test lint bench-records bench-uploads clean
+# Peer clients the tests drive as their users do. The Nuxeo Python client gets a virtualenv of its
+# own: its "jwt" dependency overwrites PyJWT's package (see tests/requirements-nuxeo-client.txt).
+NUXEO_CLIENT_VENV ?= var/peer-clients/nuxeo
+NUXEO_CLIENT_REQS := tests/requirements-nuxeo-client.txt
+NUXEO_CLIENT_STAMP := $(NUXEO_CLIENT_VENV)/.installed-$(shell sha1sum $(NUXEO_CLIENT_REQS) | cut -c1-12)
+
+.PHONY: install peer-clients run migrate demo test lint bench-records bench-uploads clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,6 +21,14 @@ $(STAMP): requirements.txt
 	touch $@
 
 install: $(STAMP)
+
+$(NUXEO_CLIENT_STAMP): $(NUXEO_CLIENT_REQS)
+	test -x $(NUXEO_CLIENT_VENV)/bin/python || $(PYTHON) -m venv $(NUXEO_CLIENT_VENV)
+	$(NUXEO_CLIENT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r $(NUXEO_CLIENT_REQS)
+	rm -f $(NUXEO_CLIENT_VENV)/.installed-*
+	touch $@
+
+peer-clients: $(NUXEO_CLIENT_STAMP)
 
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
@@ -34,7 +48,7 @@ run: demo
 # e2e tests alone: with a broker they use the one Celery worker that serves test_<DATABASE name>.
 # PYTEST_ARGS runs just what it names, in one process.
 TEST_WORKERS ?= auto
-test: install
+test: install peer-clients
 ifeq ($(strip $(PYTEST_ARGS)),)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not e2e"
 	$(BIN)/python -m pytest -m e2e

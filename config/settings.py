@@ -221,6 +221,9 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": NUM_PROXIES,
 }
 AUTH_BASIC_ENABLED = env.bool("AUTH_BASIC_ENABLED", default=True)
+# How long a successful HTTP Basic check is remembered (keyed hash of the credentials; dropped on
+# password change, deactivation and logout). 0 hashes the password on every request.
+AUTH_BASIC_MEMO_SECONDS = env.int("AUTH_BASIC_MEMO_SECONDS", default=120)
 
 JWT_PRIVATE_KEY = env.str("JWT_PRIVATE_KEY", multiline=True, default="") or local_rsa_private_pem(
     VAR_DIR

@@ -1,4 +1,7 @@
-"""DRF authentication: bearer JWT (with live revocation checks) and HTTP Basic (default context)."""
+"""DRF authentication: bearer JWT (with live revocation checks) and HTTP Basic (default context).
+
+A successful Basic check is remembered briefly (``basic_memo``), so a Basic client does not pay a
+full password hash on every request."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken, UntypedToken
 
-from apps.accounts import services
+from apps.accounts import basic_memo, services
 from apps.accounts.models import AuthSession, User
 from apps.accounts.throttling import BasicFailureThrottle
 from apps.accounts.tokens import LoginToken
@@ -113,14 +116,20 @@ class ContextBasicAuthentication(authentication.BasicAuthentication):
             raise AuthenticationFailed(str(exc)) from exc
 
     def authenticate_credentials(self, userid, password, request=None):
+        # The failure throttle comes first: a blocked name waits even with remembered credentials.
         throttle = BasicFailureThrottle(request, userid)
         if throttle.blocked():
             raise Throttled(wait=throttle.wait())
+        user = basic_memo.recall(userid, password)
+        if user is not None:
+            return user, None
         try:
-            return super().authenticate_credentials(userid, password, request)
+            user, auth = super().authenticate_credentials(userid, password, request)
         except AuthenticationFailed:
             throttle.record_failure()
             raise
+        basic_memo.remember(userid, password, user)
+        return user, auth
 
     def authenticate_header(self, request):
         return 'Bearer realm="api"'

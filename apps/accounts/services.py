@@ -15,7 +15,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, UntypedToken
 
-from apps.accounts import selectors
+from apps.accounts import basic_memo, selectors
 from apps.accounts.models import AuthSession, Client, SysConfig, User
 from apps.accounts.tokens import LoginToken
 from apps.core.context import RequestContext
@@ -188,6 +188,8 @@ def session_logout(*, raw_token: str) -> None:
     if session is None:
         raise BadRequest("This token does not belong to a login session.")
     _revoke(session, "logout")
+    # Logging out also ends the user's remembered HTTP Basic checks.
+    basic_memo.forget_user(session.user_id)
 
 
 def sessions_purge(*, now: datetime | None = None) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import math
+import time
 from typing import IO, Any
 
 from django.conf import settings
@@ -87,6 +88,19 @@ def session_id(session: Any) -> str:
 def session_state(session: Any) -> str:
     session.refresh_from_db(fields=["state", "stored_file"])
     return str(session.state)
+
+
+def session_wait_settled(session: Any, *, seconds: float, poll: float = 0.1) -> str:
+    """Wait up to ``seconds`` while a finished upload is being finalized (PROCESSING); its state.
+
+    For dialects whose clients use an upload the moment its last byte was accepted (Nuxeo: a
+    batch file is a blob at once) while finalize runs on a worker. Call it outside a transaction."""
+    deadline = time.monotonic() + seconds
+    state = session_state(session)
+    while state == "PROCESSING" and time.monotonic() < deadline:
+        time.sleep(poll)
+        state = session_state(session)
+    return state
 
 
 def session_stored_file(session: Any) -> Any:

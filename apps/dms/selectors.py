@@ -45,6 +45,21 @@ def folder_children(
     return queryset.order_by("-is_directory", "name", "id")
 
 
+def dms_file_by_uid(ctx: RequestContext, uid: str) -> DMSFile:
+    """A document of the caller's folder tree by its uuid (Nuxeo ``/id/{uid}``); 404 otherwise,
+    for a malformed uid as for another tenant's."""
+    try:
+        parsed = uuid.UUID(str(uid).strip())
+    except ValueError:
+        raise NotFound("No such document.") from None
+    found = (
+        dms_files_qs(ctx).filter(uid=parsed, table_name="").select_related("stored_file").first()
+    )
+    if found is None:
+        raise NotFound("No such document.")
+    return found
+
+
 def dms_file_by_path(ctx: RequestContext, path: str) -> DMSFile:
     """Walk ``/a/b/c`` from the client's root folders; 404 when a step is missing."""
     names = [part for part in path.strip("/").split("/") if part]

@@ -300,6 +300,49 @@ def document_from_upload(
     )
 
 
+@transaction.atomic
+def document_update(
+    *, ctx: RequestContext, dms_file: DMSFile, title: str | None = None, session: Any = None,
+    blob_name: str = "",
+) -> DMSFile:
+    """Change a document's title and/or give it new content from a finished upload (Nuxeo PUT).
+
+    The new bytes are retained before the old ones are released, so content identical to the
+    old one (the same StoredFile) never drops to zero references in between."""
+    locked = (
+        DMSFile.objects.select_for_update()
+        .filter(pk=dms_file.pk, client_id=ctx.client_id).select_related("stored_file").first()
+    )
+    if locked is None:
+        raise NotFound("No such document.")
+    _writes_check(ctx, rows=[locked], new_row=False)
+    if session is not None:
+        if locked.is_directory:
+            raise BadRequest("A folder has no file:content.", code="folder_content")
+        if locked.stored_file_id is None and locked.upload_session_id is not None:
+            raise Conflict("This file is still being uploaded.", code="upload_in_progress")
+        stored_file = upload_stored_file(session)
+        old = locked.stored_file if locked.stored_file_id else None
+        name = blob_name or engine.session_file_name(session) or locked.name
+        content_type = stored_file_content_type(stored_file, name)
+        _retain(stored_file)
+        locked.stored_file = stored_file
+        locked.blob_name = file_name_sanitize(name, default=locked.name)
+        locked.content_type = content_type
+        locked.size = stored_file.size
+        locked.version += 1
+        locked.thumbnails_status = _thumbnails_status_for(content_type, stored_file)
+        if locked.thumbnails_status == ThumbnailStatus.WAITING:
+            thumbnails_enqueue(stored_file)
+        if old is not None:
+            _release(old)
+    if title is not None:
+        locked.title = title
+    locked.updated_by_id = ctx.user_id
+    locked.save()
+    return locked
+
+
 # --- attachments -----------------------------------------------------------------------------------
 
 

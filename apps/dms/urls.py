@@ -1,4 +1,5 @@
-"""Document routes under /api/v1/: record attachments, the iDempiere copy call, Nuxeo documents."""
+"""Document routes under /api/v1/: record attachments, the iDempiere copy call, Nuxeo documents
+(by path or uid, with or without ``repo/{repository}``; adapters ``@children``, ``@blob``)."""
 
 from django.urls import path, re_path
 
@@ -19,4 +20,21 @@ urlpatterns = [
     ),
     path("uploads/<str:upload_id>/copy", attachments.UploadCopyView.as_view(), name="dms-copy"),
     re_path(r"^path/(?P<doc_path>.+)$", nuxeo.NuxeoPathView.as_view(), name="nuxeo-path"),
+    re_path(
+        r"^repo/(?P<repository>[^/]+)/path/(?P<doc_path>.+)$", nuxeo.NuxeoPathView.as_view(),
+        name="nuxeo-repo-path",
+    ),
+    re_path(r"^id/(?P<uid>[^/]+)$", nuxeo.NuxeoIdView.as_view(), name="nuxeo-id"),
+    re_path(
+        r"^id/(?P<uid>[^/]+)/@(?P<adapter>.+)$", nuxeo.NuxeoIdView.as_view(),
+        name="nuxeo-id-adapter",
+    ),
+    re_path(
+        r"^repo/(?P<repository>[^/]+)/id/(?P<uid>[^/]+)$", nuxeo.NuxeoIdView.as_view(),
+        name="nuxeo-repo-id",
+    ),
+    re_path(
+        r"^repo/(?P<repository>[^/]+)/id/(?P<uid>[^/]+)/@(?P<adapter>.+)$",
+        nuxeo.NuxeoIdView.as_view(), name="nuxeo-repo-id-adapter",
+    ),
 ]

@@ -137,3 +137,112 @@ def test_throttle_keys_are_cache_safe_for_any_user_name(demo, three_per_minute):
         ]
     # The same name in any case is one bucket: three failures, then refused.
     assert statuses == [401, 401, 401, 429]
+
+
+# --- Basic at bearer speed: a successful check is remembered, never the password ---------------------
+
+
+@pytest.fixture
+def hash_calls(monkeypatch):
+    """Counts the password checks (hasher ``verify`` calls) the configured hasher runs."""
+    from django.contrib.auth.hashers import get_hasher
+
+    hasher_class = type(get_hasher())
+    calls = []
+    original = hasher_class.verify
+
+    def counted(self, *args, **kwargs):
+        calls.append("verify")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(hasher_class, "verify", counted)
+    return calls
+
+
+def test_basic_second_request_costs_no_hash(demo, hash_calls):
+    client = basic_client("GardenUser")
+    assert client.get(PROTECTED).status_code == 200
+    assert hash_calls == ["verify"]
+    for _ in range(3):
+        response = client.get(PROTECTED)
+        assert response.status_code == 200
+        assert response.json()["userId"] == User.objects.get(username="GardenUser").id
+    assert hash_calls == ["verify"]
+
+
+def test_basic_memo_keeps_no_password_in_the_cache(demo, settings):
+    from django.core.cache import cache
+
+    assert basic_client("GardenUser").get(PROTECTED).status_code == 200
+    keys = list(cache._cache.keys())  # locmem: the test cache
+    assert keys and not any("GardenUser" in key for key in keys)
+    values = [repr(cache.get(key.split(":", 2)[-1])) for key in keys]
+    dump = " ".join(keys) + " ".join(values)
+    assert "GardenUser" not in dump
+    assert User.objects.get(username="GardenUser").password not in dump
+
+
+def test_basic_wrong_password_is_never_remembered(demo, hash_calls):
+    assert basic_client("GardenUser").get(PROTECTED).status_code == 200
+    for _ in range(2):
+        assert basic_client("GardenUser", "wrong").get(PROTECTED).status_code == 401
+    assert hash_calls == ["verify", "verify", "verify"]
+    # The right password is still remembered: no hash.
+    assert basic_client("GardenUser").get(PROTECTED).status_code == 200
+    assert len(hash_calls) == 3
+    # Another user's credentials are their own check.
+    assert basic_client("GardenAdmin").get(PROTECTED).status_code == 200
+    assert len(hash_calls) == 4
+
+
+def test_basic_memo_dropped_on_password_change(demo, hash_calls):
+    client = basic_client("GardenUser")
+    assert client.get(PROTECTED).status_code == 200
+    user = User.objects.get(username="GardenUser")
+    user.set_password("a-new-password-2")
+    user.save()
+    response = client.get(PROTECTED)
+    assert response.status_code == 401, "the remembered check must not let the old password in"
+    assert basic_client("GardenUser", "a-new-password-2").get(PROTECTED).status_code == 200
+
+
+def test_basic_memo_dropped_on_deactivation(demo):
+    client = basic_client("GardenUser")
+    assert client.get(PROTECTED).status_code == 200
+    User.objects.filter(username="GardenUser").update(is_active=False)
+    assert client.get(PROTECTED).status_code == 401
+    # Active again: the password is checked again (and still right), not a stale memo.
+    User.objects.filter(username="GardenUser").update(is_active=True)
+    assert client.get(PROTECTED).status_code == 200
+
+
+def test_basic_memo_dropped_on_logout(demo, hash_calls):
+    from .helpers import login
+
+    client = basic_client("GardenUser")
+    assert client.get(PROTECTED).status_code == 200
+    assert client.get(PROTECTED).status_code == 200
+    assert hash_calls == ["verify"]
+    tokens = login(APIClient(), "GardenUser")
+    response = APIClient().post("/api/v1/auth/logout", {"token": tokens["token"]}, format="json")
+    assert response.status_code in (200, 204), response.content
+    before = len(hash_calls)
+    assert client.get(PROTECTED).status_code == 200
+    assert len(hash_calls) == before + 1, "after logout the password is hashed again"
+
+
+def test_basic_memo_respects_the_failure_throttle(demo, three_per_minute):
+    client = basic_client("GardenUser")
+    assert client.get(PROTECTED).status_code == 200  # remembered
+    for _ in range(3):
+        assert basic_client("GardenUser", "guess").get(PROTECTED).status_code == 401
+    # Blocked name: even the remembered right password waits.
+    assert client.get(PROTECTED).status_code == 429
+
+
+def test_basic_memo_can_be_turned_off(demo, settings, hash_calls):
+    settings.AUTH_BASIC_MEMO_SECONDS = 0
+    client = basic_client("GardenUser")
+    assert client.get(PROTECTED).status_code == 200
+    assert client.get(PROTECTED).status_code == 200
+    assert hash_calls == ["verify", "verify"]
