@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 
 from django.core.cache import cache
@@ -105,8 +106,23 @@ def pick(choices: Iterable, wanted, label: str, *, required: bool = True):
     return found[0]
 
 
+def user_name_key(raw: str) -> str:
+    """The one normalized form of a user name, for the lookup and for the throttles: NFKC, trimmed,
+    case-folded (user names are case-insensitive, as iDempiere accepts them)."""
+    return unicodedata.normalize("NFKC", raw).strip().casefold()
+
+
 def user_by_username(username: str) -> User | None:
-    return User.objects.filter(username__iexact=username).first()
+    """The user whose stored name is ``username`` up to case. A name that normalization changes
+    beyond case (padding, full-width or other compatibility characters) is simply unknown: it
+    would otherwise be a second spelling of a name, with a throttle budget of its own."""
+    key = user_name_key(username)
+    if username.casefold() != key:
+        return None
+    for user in User.objects.filter(username__iexact=username).order_by("id"):
+        if user_name_key(user.username) == key:
+            return user
+    return None
 
 
 # --- SysConfig -----------------------------------------------------------------------------------

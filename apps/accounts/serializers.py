@@ -26,7 +26,8 @@ class ContextChoiceSerializer(serializers.Serializer):
 
 
 class LoginInputSerializer(serializers.Serializer):
-    userName = serializers.CharField(max_length=150)
+    # Not trimmed: a padded name is not the stored one (see selectors.user_by_username).
+    userName = serializers.CharField(max_length=150, trim_whitespace=False)
     password = serializers.CharField(max_length=256, trim_whitespace=False)
     parameters = ContextChoiceSerializer(required=False)
 

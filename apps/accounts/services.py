@@ -42,9 +42,11 @@ class IssuedTokens:
 def credentials_check(*, username: str, password: str) -> User:
     # Case-insensitive user names, as iDempiere accepts them. Resolve the name first so that
     # exactly one password hash runs whether or not the user exists (no timing oracle).
+    # A name that is not a stored one (selectors.user_by_username) is unknown, whatever a backend
+    # would make of it.
     match = selectors.user_by_username(username)
     user = authenticate(username=match.username if match is not None else username, password=password)
-    if user is None or not user.is_active:
+    if match is None or user is None or user.pk != match.pk or not user.is_active:
         raise NotAuthenticated("Invalid user name or password.")
     return user
 
