@@ -18,6 +18,7 @@ from apps.accounts.models import (
     Warehouse,
 )
 from apps.core.errors import BadRequest, Forbidden
+from apps.core.wire import parse_id_or_key
 
 SYSCONFIG_CACHE_KEY = "sysconfig:v1"
 SYSCONFIG_CACHE_SECONDS = 300
@@ -93,14 +94,13 @@ def pick(choices: Iterable, wanted, label: str, *, required: bool = True):
         if not choices:
             raise Forbidden(f"No {label} is available to this user.")
         raise BadRequest(f"'{label}' is required: {len(choices)} are available.")
-    if isinstance(wanted, bool):
+    if not isinstance(wanted, int | str) or isinstance(wanted, bool):
         raise BadRequest(f"'{label}' must be an id or a name.")
-    if isinstance(wanted, int) or (isinstance(wanted, str) and wanted.strip().isascii() and wanted.strip().isdigit()):
-        found = [c for c in choices if c.id == int(wanted)]
-    elif isinstance(wanted, str):
-        found = [c for c in choices if _matches(c, wanted)]
+    key = parse_id_or_key(wanted, f"'{label}'")
+    if isinstance(key, int):
+        found = [c for c in choices if c.id == key]
     else:
-        raise BadRequest(f"'{label}' must be an id or a name.")
+        found = [c for c in choices if _matches(c, key)]
     if len(found) != 1:
         raise Forbidden(f"The {label} {wanted!r} is not available to this user.")
     return found[0]

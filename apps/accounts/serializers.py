@@ -1,6 +1,8 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.core import wire
+
 
 @extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string"}]})
 class IdOrName(serializers.Field):
@@ -55,8 +57,8 @@ class SessionOutputSerializer(serializers.Serializer):
 
 class RefreshInputSerializer(serializers.Serializer):
     refresh_token = serializers.CharField(max_length=4096)
-    clientId = serializers.IntegerField(required=False)
-    userId = serializers.IntegerField(required=False)
+    clientId = wire.IntegerField(required=False)
+    userId = wire.IntegerField(required=False)
 
 
 class RefreshOutputSerializer(serializers.Serializer):

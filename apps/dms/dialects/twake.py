@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 from apps.accounts.models import Client
 from apps.core.context import RequestContext, get_context
 from apps.core.errors import NotFound, NotReady
+from apps.core.wire import parse_int
 from apps.dms import engine, selectors, services
 from apps.dms.content import file_name_sanitize
 from apps.dms.dialects.common import query_int, raw_body, truthy
@@ -267,7 +268,8 @@ class TwakeThumbnailView(APIView):
         company_check(ctx, company_id)
         dms_file = _twake_file(ctx, file_id)
         thumbnail = next(
-            (t for t in selectors.thumbnails_of(dms_file.stored_file_id) if t.index == int(index)), None
+            (t for t in selectors.thumbnails_of(dms_file.stored_file_id)
+             if t.index == parse_int(index, "The thumbnail index")), None
         )
         if thumbnail is None:
             raise NotFound("No such thumbnail.")
