@@ -6,6 +6,7 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.utils import timezone
 
+from apps.accounts import table_access_cache
 from apps.core.models import AuditedModel, TableIdField, TableUUField, TenantModel
 
 
@@ -100,8 +101,41 @@ class RoleOrgAccess(models.Model):
         return f"{self.role} → {self.org}"
 
 
+class RoleTableAccessQuerySet(models.QuerySet):
+    """Bulk writes invalidate the cached table access too (see :class:`RoleTableAccess`)."""
+
+    def update(self, **kwargs):
+        rows = super().update(**kwargs)
+        table_access_cache.generation_bump()
+        return rows
+
+    def delete(self):
+        result = super().delete()
+        table_access_cache.generation_bump()
+        return result
+
+    def bulk_create(self, objs, *args, **kwargs):
+        for obj in objs:
+            obj.table_name = obj.table_name.lower()
+        created = super().bulk_create(objs, *args, **kwargs)
+        table_access_cache.generation_bump()
+        return created
+
+    def bulk_update(self, objs, fields, *args, **kwargs):
+        rows = super().bulk_update(objs, fields, *args, **kwargs)
+        table_access_cache.generation_bump()
+        return rows
+
+
 class RoleTableAccess(models.Model):
-    """Table access of a role, by table name (case-insensitive, stored lower-case)."""
+    """Table access of a role, by table name (case-insensitive, stored lower-case).
+
+    Role table access is cached (``apps.records.access``). Every write through the ORM (save,
+    delete, the queryset's update/delete/bulk writes: so the admin, its inlines and actions, and
+    the services) bumps the cache generation: the change applies at the next request, on every
+    node sharing ``CACHE_URL``. This is cache coherence, kept next to the rows so that no write
+    path can forget it; the writes themselves are in ``apps.accounts.services``.
+    """
 
     id = TableIdField(primary_key=True)
     role = models.ForeignKey(
@@ -110,6 +144,8 @@ class RoleTableAccess(models.Model):
     table_name = models.CharField(db_column="TableName", max_length=60)
     can_read = models.BooleanField(db_column="IsCanRead", default=True)
     can_write = models.BooleanField(db_column="IsCanWrite", default=False)
+
+    objects = RoleTableAccessQuerySet.as_manager()
 
     class Meta:
         db_table = "AD_Table_Access"
@@ -125,6 +161,12 @@ class RoleTableAccess(models.Model):
     def save(self, *args, **kwargs):
         self.table_name = self.table_name.lower()
         super().save(*args, **kwargs)
+        table_access_cache.generation_bump()
+
+    def delete(self, *args, **kwargs):
+        result = super().delete(*args, **kwargs)
+        table_access_cache.generation_bump()
+        return result
 
 
 class Warehouse(TenantModel):

@@ -16,7 +16,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, UntypedToken
 
 from apps.accounts import selectors
-from apps.accounts.models import AuthSession, Client, SysConfig, User
+from apps.accounts.models import AuthSession, Client, Role, RoleTableAccess, SysConfig, User
 from apps.accounts.tokens import LoginToken
 from apps.core.context import RequestContext
 from apps.core.errors import BadRequest, NotAuthenticated
@@ -247,6 +247,29 @@ def context_default_for_user(user: User) -> RequestContext:
         org_ids=org_ids,
         read_only_org_ids=read_only_org_ids,
     )
+
+
+# --- Role table access ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def role_table_access_set(
+    *, role: Role, table_name: str, can_read: bool = True, can_write: bool = False
+) -> RoleTableAccess:
+    """Grant (or change) a role's access to a table; applies at the next request on every node
+    (the write bumps the cached access's generation, see ``RoleTableAccess``)."""
+    row, _ = RoleTableAccess.objects.update_or_create(
+        role=role, table_name=table_name.lower(),
+        defaults={"can_read": can_read, "can_write": can_write},
+    )
+    return row
+
+
+@transaction.atomic
+def role_table_access_revoke(*, role: Role, table_name: str) -> int:
+    """Withdraw a role's access to a table; the number of rows removed (0 or 1)."""
+    deleted, _ = RoleTableAccess.objects.filter(role=role, table_name=table_name.lower()).delete()
+    return deleted
 
 
 # --- SysConfig ------------------------------------------------------------------------------------
