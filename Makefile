@@ -25,7 +25,8 @@ demo: migrate
 run: demo
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	@echo "Ledgerdoc on http://127.0.0.1:$(PORT)  (API docs: /api/docs/, admin: /admin/)"
-	$(BIN)/gunicorn config.wsgi:application --bind 127.0.0.1:$(PORT) --workers 1 --threads 8 \
+	$(BIN)/gunicorn config.wsgi:application --config config/gunicorn.conf.py \
+		--bind 127.0.0.1:$(PORT) --workers 1 --threads 8 \
 		--timeout 300 --access-logfile -
 
 # The suite runs on TEST_WORKERS processes (pytest-xdist; each has its own test database), then the
