@@ -1,4 +1,5 @@
-"""Wire helpers the document dialects share: raw request bodies and integer headers."""
+"""Wire helpers the document dialects share: raw request bodies, integer headers, and JSON body
+fields with their types checked (a wrong type is a 400, never a ``str()`` of it)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,36 @@ def raw_body(request: Any) -> tuple[IO[bytes], int]:
     if length > settings.UPLOAD_MAX_CHUNK_SIZE:
         raise PayloadTooLarge(f"A chunk may have at most {settings.UPLOAD_MAX_CHUNK_SIZE} bytes.")
     return request._request, length
+
+
+def json_object(value: Any, what: str = "The body") -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise BadRequest(f"{what} must be a JSON object.", code="body_invalid")
+    return value
+
+
+def field_str(body: dict[str, Any], name: str, where: str = "") -> str | None:
+    """A string field, or None when absent or null."""
+    value = body.get(name)
+    if value is not None and not isinstance(value, str):
+        raise BadRequest(f"{where}{name} must be a string.", code="field_invalid")
+    return value
+
+
+def field_bool(body: dict[str, Any], name: str, where: str = "") -> bool | None:
+    """A boolean field (true/false, nothing else), or None when absent or null."""
+    value = body.get(name)
+    if value is not None and not isinstance(value, bool):
+        raise BadRequest(f"{where}{name} must be true or false.", code="field_invalid")
+    return value
+
+
+def field_ref(body: dict[str, Any], name: str, where: str = "") -> int | str | None:
+    """An id (integer) or key (string) field, or None when absent or null."""
+    value = body.get(name)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | str)):
+        raise BadRequest(f"{where}{name} must be an id (integer or string).", code="field_invalid")
+    return value
 
 
 def truthy(value: Any) -> bool:

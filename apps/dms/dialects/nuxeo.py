@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from apps.core.context import get_context
 from apps.core.errors import BadRequest, NotFound
 from apps.dms import engine, selectors, services
-from apps.dms.dialects.common import truthy
+from apps.dms.dialects.common import field_ref, field_str, json_object, truthy
 from apps.dms.downloads import file_response
 from apps.dms.models import DMSFile
 from apps.dms.services import FOLDER_TYPES
@@ -92,32 +92,37 @@ class NuxeoPathView(APIView):
     )
     def post(self, request: Request, doc_path: str) -> Response:
         ctx = get_context(request)
-        body = request.data if isinstance(request.data, dict) else {}
+        body = json_object(request.data)
         if body.get("entity-type") != "document":
             raise BadRequest("entity-type must be 'document'.", code="entity_type")
-        doc_type = str(body.get("type") or "")
+        doc_type = field_str(body, "type") or ""
+        doc_name = field_str(body, "name")
         properties = body.get("properties") or {}
         if not isinstance(properties, dict):
             raise BadRequest("properties must be an object.", code="properties")
-        title = str(properties.get("dc:title") or "")
+        title = field_str(properties, "dc:title", "properties.") or ""
         content = properties.get("file:content")
+        if content is not None and not isinstance(content, dict):
+            raise BadRequest("file:content must be an object.", code="file_content")
         folder = selectors.dms_file_by_path(ctx, doc_path)
         if not folder.is_directory:
             raise BadRequest("Documents are created under a folder.", code="parent_not_folder")
         if doc_type in FOLDER_TYPES and not content:
             created = services.folder_create(
-                ctx=ctx, name=str(body.get("name") or title), parent=folder, doc_type=doc_type,
+                ctx=ctx, name=doc_name or title, parent=folder, doc_type=doc_type,
                 title=title,
             )
             return Response(document_json(created), status=201)
         if not isinstance(content, dict) or not content.get("upload-batch"):
             raise BadRequest("file:content needs upload-batch and upload-fileId.",
                              code="file_content")
-        batch = engine.batch_for_owner(ctx, str(content["upload-batch"]))
-        session = engine.batch_session(batch, str(content.get("upload-fileId", "0")))
+        batch_ref = field_ref(content, "upload-batch", "file:content.")
+        file_ref = field_ref(content, "upload-fileId", "file:content.")
+        batch = engine.batch_for_owner(ctx, str(batch_ref))
+        session = engine.batch_session(batch, str(file_ref if file_ref is not None else "0"))
         blob_name = engine.session_file_name(session)
         created = services.document_from_upload(
-            ctx=ctx, session=session, name=str(body.get("name") or title or blob_name),
+            ctx=ctx, session=session, name=doc_name or title or blob_name,
             parent=folder, title=title, doc_type=doc_type or "File", blob_name=blob_name,
         )
         if not truthy(request.headers.get("X-Batch-No-Drop")):
