@@ -104,26 +104,35 @@ class RoleOrgAccess(models.Model):
 class RoleTableAccessQuerySet(models.QuerySet):
     """Bulk writes invalidate the cached table access too (see :class:`RoleTableAccess`)."""
 
+    def _role_ids(self) -> list[int]:
+        return list(self.order_by().values_list("role_id", flat=True).distinct())
+
     def update(self, **kwargs):
+        role_ids = self._role_ids()
         rows = super().update(**kwargs)
-        table_access_cache.generation_bump()
+        moved = kwargs.get("role_id", getattr(kwargs.get("role"), "pk", None))
+        table_access_cache.generation_bump([*role_ids, moved] if moved else role_ids)
         return rows
 
     def delete(self):
+        role_ids = self._role_ids()
         result = super().delete()
-        table_access_cache.generation_bump()
+        table_access_cache.generation_bump(role_ids)
         return result
 
     def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
         for obj in objs:
             obj.table_name = obj.table_name.lower()
         created = super().bulk_create(objs, *args, **kwargs)
-        table_access_cache.generation_bump()
+        table_access_cache.generation_bump(obj.role_id for obj in objs)
         return created
 
     def bulk_update(self, objs, fields, *args, **kwargs):
+        objs = list(objs)
+        role_ids = self.filter(pk__in=[obj.pk for obj in objs])._role_ids()
         rows = super().bulk_update(objs, fields, *args, **kwargs)
-        table_access_cache.generation_bump()
+        table_access_cache.generation_bump([*role_ids, *(obj.role_id for obj in objs)])
         return rows
 
 
@@ -160,12 +169,16 @@ class RoleTableAccess(models.Model):
 
     def save(self, *args, **kwargs):
         self.table_name = self.table_name.lower()
+        # A row moved to another role (the admin allows it) changes the access of both.
+        before = type(self).objects.filter(pk=self.pk).values_list("role_id", flat=True).first() \
+            if self.pk else None
         super().save(*args, **kwargs)
-        table_access_cache.generation_bump()
+        table_access_cache.generation_bump([self.role_id, before] if before else [self.role_id])
 
     def delete(self, *args, **kwargs):
+        role_id = self.role_id
         result = super().delete(*args, **kwargs)
-        table_access_cache.generation_bump()
+        table_access_cache.generation_bump([role_id])
         return result
 
 

@@ -15,7 +15,7 @@ _ISSUED_KEYS: set[str] = set()
 
 def _access_key(role_id: int) -> str:
     """Filed under the shared generation: any write to access rows (any node) bumps it."""
-    return f"records:access:{table_access_cache.generation()}:{role_id}"
+    return f"records:access:{table_access_cache.generation(role_id)}:{role_id}"
 
 
 def table_access(ctx) -> dict[str, bool] | None:

@@ -113,5 +113,29 @@ def test_a_write_on_another_node_applies_here(garden_user, row):
             [False, False, row.pk],
         )
     assert garden_user.get(URL).status_code == 200  # still this node's cached entry
-    table_access_cache.generation_bump()
+    table_access_cache.generation_bump([row.role_id])
     _refused(garden_user)
+
+
+def test_admin_moving_a_row_to_another_role_revokes_it_from_the_first(garden_user, staff, row):
+    _warm(garden_user)
+    other = Role.objects.get(name="Acme Admin")
+    response = staff.post(f"/admin/accounts/roletableaccess/{row.pk}/change/", {
+        "role": other.pk, "table_name": "c_bpartner", "can_read": "on", "can_write": "",
+    })
+    assert response.status_code == 302, response.content[:2000]
+    _refused(garden_user)
+
+
+def test_a_write_for_one_role_keeps_the_others_cached(garden_user, user_role):
+    from django.core.cache import cache
+
+    from apps.records import access
+
+    _warm(garden_user)
+    key = access._access_key(user_role.pk)
+    assert cache.get(key) is not None
+    services.role_table_access_set(role=Role.objects.get(name="Acme Admin"), table_name="c_order")
+    assert access._access_key(user_role.pk) == key and cache.get(key) is not None
+    services.role_table_access_set(role=user_role, table_name="c_order")
+    assert access._access_key(user_role.pk) != key
