@@ -31,4 +31,5 @@ RUN SECRET_KEY=collectstatic-only VAR_DIR=/tmp/build-var \
 USER ledgerdoc
 EXPOSE 8000
 
-CMD ["sh", "-c", "exec gunicorn config.wsgi:application --bind 0.0.0.0:${PORT} --workers ${WEB_CONCURRENCY} --threads 8 --timeout 300 --access-logfile -"]
+# config/gunicorn.conf.py: the request-line limit, and problem+json for what gunicorn refuses itself.
+CMD ["sh", "-c", "exec gunicorn config.wsgi:application --config config/gunicorn.conf.py --bind 0.0.0.0:${PORT} --workers ${WEB_CONCURRENCY} --threads 8 --timeout 300 --access-logfile -"]

@@ -41,7 +41,8 @@ run: demo
 	@# Uploads a killed server left PROCESSING are finalized again before serving.
 	$(BIN)/python manage.py purge_uploads
 	@echo "Ledgerdoc on http://127.0.0.1:$(PORT)  (API docs: /api/docs/, admin: /admin/)"
-	$(BIN)/gunicorn config.wsgi:application --bind 127.0.0.1:$(PORT) --workers 1 --threads 8 \
+	$(BIN)/gunicorn config.wsgi:application --config config/gunicorn.conf.py \
+		--bind 127.0.0.1:$(PORT) --workers 1 --threads 8 \
 		--timeout 300 --access-logfile -
 
 # The suite runs on TEST_WORKERS processes (pytest-xdist; each has its own test database), then the

@@ -15,7 +15,7 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from apps.accounts import selectors, serializers, services
 from apps.accounts.authentication import LoginTokenAuthentication
 from apps.accounts.permissions import HasLoginGrant
-from apps.accounts.throttling import LoginRateThrottle
+from apps.accounts.throttling import LoginRateThrottle, RefreshRateThrottle
 from apps.core.context import get_context
 from apps.core.errors import NotFound
 
@@ -155,7 +155,7 @@ class LanguageView(_LoginGrantView):
 class RefreshView(APIView):
     authentication_classes = ()
     permission_classes = (AllowAny,)
-    throttle_classes = (LoginRateThrottle,)
+    throttle_classes = (RefreshRateThrottle,)
 
     @extend_schema(
         request=serializers.RefreshInputSerializer,

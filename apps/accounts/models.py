@@ -6,6 +6,7 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.utils import timezone
 
+from apps.accounts import table_access_cache
 from apps.core.models import AuditedModel, TableIdField, TableUUField, TenantModel
 
 
@@ -100,8 +101,50 @@ class RoleOrgAccess(models.Model):
         return f"{self.role} → {self.org}"
 
 
+class RoleTableAccessQuerySet(models.QuerySet):
+    """Bulk writes invalidate the cached table access too (see :class:`RoleTableAccess`)."""
+
+    def _role_ids(self) -> list[int]:
+        return list(self.order_by().values_list("role_id", flat=True).distinct())
+
+    def update(self, **kwargs):
+        role_ids = self._role_ids()
+        rows = super().update(**kwargs)
+        moved = kwargs.get("role_id", getattr(kwargs.get("role"), "pk", None))
+        table_access_cache.generation_bump([*role_ids, moved] if moved else role_ids)
+        return rows
+
+    def delete(self):
+        role_ids = self._role_ids()
+        result = super().delete()
+        table_access_cache.generation_bump(role_ids)
+        return result
+
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        for obj in objs:
+            obj.table_name = obj.table_name.lower()
+        created = super().bulk_create(objs, *args, **kwargs)
+        table_access_cache.generation_bump(obj.role_id for obj in objs)
+        return created
+
+    def bulk_update(self, objs, fields, *args, **kwargs):
+        objs = list(objs)
+        role_ids = self.filter(pk__in=[obj.pk for obj in objs])._role_ids()
+        rows = super().bulk_update(objs, fields, *args, **kwargs)
+        table_access_cache.generation_bump([*role_ids, *(obj.role_id for obj in objs)])
+        return rows
+
+
 class RoleTableAccess(models.Model):
-    """Table access of a role, by table name (case-insensitive, stored lower-case)."""
+    """Table access of a role, by table name (case-insensitive, stored lower-case).
+
+    Role table access is cached (``apps.records.access``). Every write through the ORM (save,
+    delete, the queryset's update/delete/bulk writes: so the admin, its inlines and actions, and
+    the services) bumps the cache generation: the change applies at the next request, on every
+    node sharing ``CACHE_URL``. This is cache coherence, kept next to the rows so that no write
+    path can forget it; the writes themselves are in ``apps.accounts.services``.
+    """
 
     id = TableIdField(primary_key=True)
     role = models.ForeignKey(
@@ -110,6 +153,8 @@ class RoleTableAccess(models.Model):
     table_name = models.CharField(db_column="TableName", max_length=60)
     can_read = models.BooleanField(db_column="IsCanRead", default=True)
     can_write = models.BooleanField(db_column="IsCanWrite", default=False)
+
+    objects = RoleTableAccessQuerySet.as_manager()
 
     class Meta:
         db_table = "AD_Table_Access"
@@ -124,7 +169,17 @@ class RoleTableAccess(models.Model):
 
     def save(self, *args, **kwargs):
         self.table_name = self.table_name.lower()
+        # A row moved to another role (the admin allows it) changes the access of both.
+        before = type(self).objects.filter(pk=self.pk).values_list("role_id", flat=True).first() \
+            if self.pk else None
         super().save(*args, **kwargs)
+        table_access_cache.generation_bump([self.role_id, before] if before else [self.role_id])
+
+    def delete(self, *args, **kwargs):
+        role_id = self.role_id
+        result = super().delete(*args, **kwargs)
+        table_access_cache.generation_bump([role_id])
+        return result
 
 
 class Warehouse(TenantModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 
 from django.core.cache import cache
@@ -17,6 +18,7 @@ from apps.accounts.models import (
     Warehouse,
 )
 from apps.core.errors import BadRequest, Forbidden
+from apps.core.wire import parse_id_or_key
 
 SYSCONFIG_CACHE_KEY = "sysconfig:v1"
 SYSCONFIG_CACHE_SECONDS = 300
@@ -92,21 +94,35 @@ def pick(choices: Iterable, wanted, label: str, *, required: bool = True):
         if not choices:
             raise Forbidden(f"No {label} is available to this user.")
         raise BadRequest(f"'{label}' is required: {len(choices)} are available.")
-    if isinstance(wanted, bool):
+    if not isinstance(wanted, int | str) or isinstance(wanted, bool):
         raise BadRequest(f"'{label}' must be an id or a name.")
-    if isinstance(wanted, int) or (isinstance(wanted, str) and wanted.strip().isascii() and wanted.strip().isdigit()):
-        found = [c for c in choices if c.id == int(wanted)]
-    elif isinstance(wanted, str):
-        found = [c for c in choices if _matches(c, wanted)]
+    key = parse_id_or_key(wanted, f"'{label}'")
+    if isinstance(key, int):
+        found = [c for c in choices if c.id == key]
     else:
-        raise BadRequest(f"'{label}' must be an id or a name.")
+        found = [c for c in choices if _matches(c, key)]
     if len(found) != 1:
         raise Forbidden(f"The {label} {wanted!r} is not available to this user.")
     return found[0]
 
 
+def user_name_key(raw: str) -> str:
+    """The one normalized form of a user name, for the lookup and for the throttles: NFKC, trimmed,
+    case-folded (user names are case-insensitive, as iDempiere accepts them)."""
+    return unicodedata.normalize("NFKC", raw).strip().casefold()
+
+
 def user_by_username(username: str) -> User | None:
-    return User.objects.filter(username__iexact=username).first()
+    """The user whose stored name is ``username`` up to case. A name that normalization changes
+    beyond case (padding, full-width or other compatibility characters) is simply unknown: it
+    would otherwise be a second spelling of a name, with a throttle budget of its own."""
+    key = user_name_key(username)
+    if username.casefold() != key:
+        return None
+    for user in User.objects.filter(username__iexact=username).order_by("id"):
+        if user_name_key(user.username) == key:
+            return user
+    return None
 
 
 # --- SysConfig -----------------------------------------------------------------------------------

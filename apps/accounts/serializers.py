@@ -1,6 +1,8 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.core import wire
+
 
 @extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string"}]})
 class IdOrName(serializers.Field):
@@ -26,7 +28,8 @@ class ContextChoiceSerializer(serializers.Serializer):
 
 
 class LoginInputSerializer(serializers.Serializer):
-    userName = serializers.CharField(max_length=150)
+    # Not trimmed: a padded name is not the stored one (see selectors.user_by_username).
+    userName = serializers.CharField(max_length=150, trim_whitespace=False)
     password = serializers.CharField(max_length=256, trim_whitespace=False)
     parameters = ContextChoiceSerializer(required=False)
 
@@ -54,8 +57,8 @@ class SessionOutputSerializer(serializers.Serializer):
 
 class RefreshInputSerializer(serializers.Serializer):
     refresh_token = serializers.CharField(max_length=4096)
-    clientId = serializers.IntegerField(required=False)
-    userId = serializers.IntegerField(required=False)
+    clientId = wire.IntegerField(required=False)
+    userId = wire.IntegerField(required=False)
 
 
 class RefreshOutputSerializer(serializers.Serializer):

@@ -16,7 +16,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, UntypedToken
 
 from apps.accounts import basic_memo, selectors
-from apps.accounts.models import AuthSession, Client, SysConfig, User
+from apps.accounts.models import AuthSession, Client, Role, RoleTableAccess, SysConfig, User
 from apps.accounts.tokens import LoginToken
 from apps.core.context import RequestContext
 from apps.core.errors import BadRequest, NotAuthenticated
@@ -42,9 +42,11 @@ class IssuedTokens:
 def credentials_check(*, username: str, password: str) -> User:
     # Case-insensitive user names, as iDempiere accepts them. Resolve the name first so that
     # exactly one password hash runs whether or not the user exists (no timing oracle).
+    # A name that is not a stored one (selectors.user_by_username) is unknown, whatever a backend
+    # would make of it.
     match = selectors.user_by_username(username)
     user = authenticate(username=match.username if match is not None else username, password=password)
-    if user is None or not user.is_active:
+    if match is None or user is None or user.pk != match.pk or not user.is_active:
         raise NotAuthenticated("Invalid user name or password.")
     return user
 
@@ -247,6 +249,29 @@ def context_default_for_user(user: User) -> RequestContext:
         org_ids=org_ids,
         read_only_org_ids=read_only_org_ids,
     )
+
+
+# --- Role table access ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def role_table_access_set(
+    *, role: Role, table_name: str, can_read: bool = True, can_write: bool = False
+) -> RoleTableAccess:
+    """Grant (or change) a role's access to a table; applies at the next request on every node
+    (the write bumps the cached access's generation, see ``RoleTableAccess``)."""
+    row, _ = RoleTableAccess.objects.update_or_create(
+        role=role, table_name=table_name.lower(),
+        defaults={"can_read": can_read, "can_write": can_write},
+    )
+    return row
+
+
+@transaction.atomic
+def role_table_access_revoke(*, role: Role, table_name: str) -> int:
+    """Withdraw a role's access to a table; the number of rows removed (0 or 1)."""
+    deleted, _ = RoleTableAccess.objects.filter(role=role, table_name=table_name.lower()).delete()
+    return deleted
 
 
 # --- SysConfig ------------------------------------------------------------------------------------

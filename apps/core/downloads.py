@@ -31,7 +31,7 @@ from apps.core.errors import PROBLEM_CONTENT_TYPE, problem_body
 
 READ_PIECE = 256 * 1024
 PRESIGNED_SECONDS = 60
-_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+_RANGE = re.compile(r"^\s*bytes\s*=\s*([0-9]*)\s*-\s*([0-9]*)\s*$", re.IGNORECASE)
 _UNSAFE_IN_QUOTES = re.compile(r'["\\\x00-\x1f\x7f]')
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 MEDIA_TYPE_MAX_LENGTH = 255

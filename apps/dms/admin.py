@@ -10,6 +10,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from apps.core.errors import BadRequest
+from apps.core.wire import parse_int
 from apps.dms.downloads import file_response
 from apps.dms.models import Archive, DMSFile, Image, Thumbnail
 
@@ -106,8 +108,11 @@ class DMSFileAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> Any:
         queryset = super().get_queryset(request)
         record_id = request.GET.get("record_id")
-        if record_id and record_id.isdigit():
-            queryset = queryset.filter(record_id=int(record_id))
+        if record_id:
+            try:
+                queryset = queryset.filter(record_id=parse_int(record_id, "record_id"))
+            except BadRequest:
+                queryset = queryset.none()
         return queryset
 
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:

@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 
 from apps.core.context import RequestContext
 from apps.core.errors import NotFound
+from apps.core.wire import parse_id_or_key
 from apps.dms.models import DMSFile, Image, Thumbnail
 
 
@@ -22,13 +23,13 @@ def dms_files_qs(ctx: RequestContext) -> QuerySet[DMSFile]:
 
 def dms_file_get(ctx: RequestContext, ref: Any) -> DMSFile:
     """A file or folder of the caller's client by id or uuid; 404 otherwise."""
-    text = str(ref).strip()
+    key = parse_id_or_key(ref, "The file id")
     queryset = dms_files_qs(ctx).select_related("stored_file")
-    if text.isdigit():
-        found = queryset.filter(pk=int(text)).first()
+    if isinstance(key, int):
+        found = queryset.filter(pk=key).first()
     else:
         try:
-            found = queryset.filter(uid=uuid.UUID(text)).first()
+            found = queryset.filter(uid=uuid.UUID(key)).first()
         except ValueError:
             found = None
     if found is None:

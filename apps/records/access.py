@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from django.core.cache import cache
 
+from apps.accounts import table_access_cache
 from apps.accounts.models import RoleTableAccess
 from apps.core.errors import Forbidden
 
-ACCESS_GEN_KEY = "records:access:gen"
+ACCESS_GEN_KEY = table_access_cache.GENERATION_KEY
 ACCESS_CACHE_SECONDS = 300
 _ISSUED_KEYS: set[str] = set()
 
 
 def _access_key(role_id: int) -> str:
-    gen = cache.get(ACCESS_GEN_KEY) or 0
-    return f"records:access:{gen}:{role_id}"
+    """Filed under the shared generation: any write to access rows (any node) bumps it."""
+    return f"records:access:{table_access_cache.generation(role_id)}:{role_id}"
 
 
 def table_access(ctx) -> dict[str, bool] | None:
@@ -77,10 +78,7 @@ def reset_role_access(role_id: int) -> int:
 
 def reset_access_cache() -> int:
     size = access_cache_size()
-    try:
-        cache.incr(ACCESS_GEN_KEY)
-    except ValueError:
-        cache.set(ACCESS_GEN_KEY, 1, None)
+    table_access_cache.generation_bump()
     cache.delete_many(list(_ISSUED_KEYS))
     _ISSUED_KEYS.clear()
     return size

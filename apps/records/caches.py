@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from apps.core.errors import BadRequest
+from apps.core.wire import parse_int
 from apps.records import access, dictionary, sync
 
 
@@ -151,10 +152,7 @@ def cache_list(
 def _record_id(raw: str | None) -> int | None:
     if raw is None or str(raw).strip() == "":
         return None
-    text = str(raw).strip()
-    if not (text.isascii() and text.isdigit()) or len(text) > 18:
-        raise BadRequest(f"record_id must be a record id (an integer), not '{raw}'.")
-    return int(text)
+    return parse_int(str(raw), "record_id", minimum=0)
 
 
 def cache_reset(

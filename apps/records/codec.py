@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from apps.core import wire
 from apps.core.errors import BadRequest
 from apps.records.dictionary import ColumnMeta, TableMeta, identifier_columns
 
@@ -106,8 +107,8 @@ def to_python(col: ColumnMeta, value: Any) -> Any:
         if isinstance(value, bool):
             raise _column_error(col.name, "expected an integer.")
         try:
-            number = Decimal(str(value).strip())
-        except InvalidOperation:
+            number = wire.parse_decimal(value, col.name)
+        except BadRequest:
             raise _column_error(col.name, "expected an integer.") from None
         if not number.is_finite() or number != number.to_integral_value() or abs(number) > 2**62:
             raise _column_error(col.name, "expected an integer.")
@@ -116,8 +117,8 @@ def to_python(col: ColumnMeta, value: Any) -> Any:
         if isinstance(value, bool):
             raise _column_error(col.name, "expected a number.")
         try:
-            number = Decimal(str(value).strip())
-        except InvalidOperation:
+            number = wire.parse_decimal(value, col.name)
+        except BadRequest:
             raise _column_error(col.name, "expected a number.") from None
         if not number.is_finite():
             raise _column_error(col.name, "expected a number.")

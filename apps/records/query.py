@@ -24,6 +24,7 @@ from lark.exceptions import (
     UnexpectedInput,
 )
 
+from apps.core import wire
 from apps.core.errors import BadRequest
 from apps.records.codec import storable_text
 from apps.records.dictionary import ColumnMeta, TableMeta
@@ -70,7 +71,7 @@ FALSE.2: /false\b/i
 NULL.2: /null\b/i
 NAME: /[A-Za-z_][A-Za-z0-9_]*/
 STRING: /'(?:[^']|'')*'/
-NUMBER: /-?\d+(\.\d+)?/
+NUMBER: /-?[0-9]+(\.[0-9]+)?/
 %import common.WS
 %ignore WS
 """
@@ -267,8 +268,11 @@ class FilterCompiler:
         if isinstance(value, bool):
             raise _bad(f"Unexpected boolean {where}.")
         if data_type in {"Integer", "ID", "TableDir"}:
-            if isinstance(value, str) and value.strip().lstrip("-").isascii() and value.strip().lstrip("-").isdigit():
-                value = Decimal(value.strip())
+            if isinstance(value, str):
+                try:
+                    value = Decimal(wire.parse_int(value, "The value", signed=True))
+                except BadRequest:
+                    raise _bad(f"Expected an integer {where}.") from None
             if isinstance(value, Decimal) and value == value.to_integral_value():
                 number = int(value)
                 if abs(number) > 2**63 - 1:
@@ -278,8 +282,8 @@ class FilterCompiler:
         if data_type in {"Amount", "Number"}:
             if isinstance(value, str):
                 try:
-                    value = Decimal(value.strip())
-                except InvalidOperation:
+                    value = wire.parse_decimal(value, f"The value {where}")
+                except BadRequest:
                     raise _bad(f"Expected a number {where}.") from None
             if not value.is_finite() or abs(value) >= Decimal(10) ** 18:
                 raise _bad(f"Number out of range {where}.")
@@ -516,13 +520,14 @@ MAX_INT_DIGITS = 12
 
 
 def parse_int(value: str | None, option: str, default: int | None = None) -> int | None:
-    """A ``$top``/``$skip`` value: digits only (no sign, no exponent, no non-ASCII digits);
-    anything else is a 400 naming ``option``."""
+    """A ``$top``/``$skip`` value: ASCII digits only (no sign, no exponent), at most
+    :data:`MAX_INT_DIGITS` of them; anything else is a 400 naming ``option``."""
     if value is None or str(value).strip() == "":
         return default
     text = str(value).strip()
-    if not (text.isascii() and text.isdigit()):
-        raise _bad(f"{option} must be a non-negative integer, not '{text[:40]}'.")
-    if len(text.lstrip("0")) > MAX_INT_DIGITS:
+    if len(text.lstrip("0")) > MAX_INT_DIGITS and text.isascii() and text.isdigit():
         raise _bad(f"{option} is too large (at most {MAX_INT_DIGITS} digits).")
-    return int(text)
+    try:
+        return wire.parse_int(text, option, minimum=0)
+    except BadRequest:
+        raise _bad(f"{option} must be a non-negative integer, not '{text[:40]}'.") from None

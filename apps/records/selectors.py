@@ -17,6 +17,7 @@ from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
 
 from apps.accounts.selectors import sysconfig_bool, sysconfig_int
 from apps.core.errors import BadRequest, Forbidden, NotFound
+from apps.core.wire import MAX_DIGITS, parse_id_or_key
 from apps.records import access
 from apps.records.codec import fk_value, list_value, out_name, scalar
 from apps.records.dictionary import (
@@ -60,10 +61,14 @@ def read_queryset(ctx, table_name: str) -> QuerySet:
 
 
 def lookup_q(meta: TableMeta, ident: Any) -> Q:
-    """An id or a UUID (the ``<Table>_UU`` column) → Q; anything else → 404."""
-    text = str(ident).strip()
-    if text.isascii() and text.isdigit() and len(text) < 19:
-        return Q(pk=int(text))
+    """An id or a UUID (the ``<Table>_UU`` column) → Q; an id in other than ASCII digits → 400;
+    anything else (an id too large for any row, too) → 404."""
+    raw = str(ident).strip()
+    if raw.isascii() and raw.isdigit() and len(raw) > MAX_DIGITS:
+        raise NotFound(f"No record '{ident}' in table '{meta.table_name}'.")
+    text = parse_id_or_key(raw, "The record id")
+    if isinstance(text, int):
+        return Q(pk=text)
     uid_col = meta.by_lower.get("uid")
     if uid_col is not None:
         try:
@@ -304,8 +309,9 @@ def valrule_filter(ctx, valrule: str, context_text: str | None) -> str:
     if "\x00" in text or len(text) > 120:
         raise BadRequest("Bad $valrule.")
     rule = None
-    if text.isascii() and text.isdigit() and len(text) < 19:
-        rule = ValRule.objects.filter(pk=int(text), is_active=True).first()
+    key = parse_id_or_key(text, "$valrule")
+    if isinstance(key, int):
+        rule = ValRule.objects.filter(pk=key, is_active=True).first()
     else:
         try:
             rule = ValRule.objects.filter(uid=uuid.UUID(text), is_active=True).first()
@@ -330,7 +336,7 @@ def valrule_filter(ctx, valrule: str, context_text: str | None) -> str:
         value = variables[name]
         if isinstance(value, bool):
             return "true" if value else "false"
-        if isinstance(value, int) or (isinstance(value, str) and re.fullmatch(r"-?\d+(\.\d+)?", value)):
+        if isinstance(value, int) or (isinstance(value, str) and re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", value)):
             return str(value)
         return "'" + str(value).replace("'", "''") + "'"
 
@@ -465,8 +471,9 @@ def reference_values(ctx, ident: str) -> dict[str, Any]:
     if "\x00" in text:
         raise NotFound(f"No reference '{ident}'.")
     qs = Reference.objects.filter(is_active=True)
-    if text.isascii() and text.isdigit() and len(text) < 19:
-        ref = qs.filter(pk=int(text)).first()
+    key = parse_id_or_key(text, "The reference id")
+    if isinstance(key, int):
+        ref = qs.filter(pk=key).first()
     else:
         try:
             ref = qs.filter(uid=uuid.UUID(text)).first()

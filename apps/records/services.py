@@ -15,6 +15,7 @@ from django.db.models import ProtectedError, Q
 
 from apps.accounts.models import Organization
 from apps.core.errors import BadRequest, Conflict, Forbidden, NotFound
+from apps.core.wire import parse_id_or_key
 from apps.records import access
 from apps.records.codec import split_input, storable_text, to_python
 from apps.records.dictionary import (
@@ -104,11 +105,8 @@ def _resolve_fk(ctx, col: ColumnMeta, value: Any) -> Any:
     if how is None:
         if isinstance(value, bool):
             raise BadRequest(f"Column '{col.name}': expected an id.")
-        text = str(value).strip()
-        if text.isascii() and text.isdigit() and len(text) < 19:
-            how = ("pk", int(text))
-        else:
-            how = ("uid", text)
+        key = parse_id_or_key(value, f"Column '{col.name}'")
+        how = ("pk", key) if isinstance(key, int) else ("uid", key)
     kind, key = how
     if not storable_text(str(key)):
         raise BadRequest(f"Column '{col.name}': NUL characters and lone surrogates are not allowed.")

@@ -11,6 +11,7 @@ from apps.accounts.models import User
 from apps.accounts.selectors import active_users_of_client
 from apps.core.errors import Forbidden, NotFound
 from apps.core.models import SYSTEM_CLIENT_ID
+from apps.core.wire import parse_id_or_key
 from apps.workflow.models import WFActivity, WFEventAudit, WFState, Workflow
 
 
@@ -33,12 +34,13 @@ def activities_qs(*, ctx: Any) -> QuerySet[WFActivity]:
 def activity_get(*, ctx: Any, ref: Any) -> WFActivity:
     """One activity of the caller's client by id or uuid; 404 otherwise (also across tenants)."""
     text = str(ref).strip()
+    key = parse_id_or_key(ref, "The activity id")
     qs = activities_qs(ctx=ctx)
-    if text.isdigit():
-        found = qs.filter(pk=int(text)).first()
+    if isinstance(key, int):
+        found = qs.filter(pk=key).first()
     else:
         try:
-            found = qs.filter(uid=uuid.UUID(text)).first()
+            found = qs.filter(uid=uuid.UUID(key)).first()
         except ValueError:
             found = None
     if found is None:
@@ -67,13 +69,14 @@ def user_for_activities(*, ctx: Any, user_ref: Any) -> User:
     if not ctx.is_admin:
         raise Forbidden("Only administrator roles may see other users' workflow activities.")
     text = str(user_ref).strip()
+    key = parse_id_or_key(user_ref, "The user id")
     users = active_users_of_client(ctx.client_id)
     found = None
-    if text.isdigit():
-        found = users.filter(pk=int(text)).first()
+    if isinstance(key, int):
+        found = users.filter(pk=key).first()
     else:
         try:
-            found = users.filter(uid=uuid.UUID(text)).first()
+            found = users.filter(uid=uuid.UUID(key)).first()
         except ValueError:
             found = None
     if found is None:

@@ -19,6 +19,7 @@ from django.utils import timezone
 from apps.accounts.models import User
 from apps.accounts.selectors import active_users_of_client
 from apps.core.errors import BadRequest, Conflict, Forbidden
+from apps.core.wire import parse_id_or_key
 from apps.workflow import records_bridge as records
 from apps.workflow import selectors
 from apps.workflow.models import (
@@ -489,8 +490,9 @@ def _forward_target(ctx: Any, user_to: Any) -> User:
         raise BadRequest("'userTo' is required.")
     users = active_users_of_client(ctx.client_id)
     text = str(user_to).strip()
-    if text.isdigit():
-        target = users.filter(pk=int(text)).first()
+    key = parse_id_or_key(user_to, "'userTo'")
+    if isinstance(key, int):
+        target = users.filter(pk=key).first()
     else:
         target = users.filter(uid=text).first() if _looks_like_uuid(text) else None
         target = target or users.filter(username__iexact=text).first()

@@ -171,3 +171,15 @@ def test_media_type_normalize():
     started = time.monotonic()
     assert normalize("a/b" + " ;" * 120 + "!") is None
     assert time.monotonic() - started < 0.5
+
+
+@pytest.mark.parametrize("header", ["bytes=٠-٩", "bytes=０-９", "bytes=-٩", "bytes=①-"])
+def test_a_range_in_other_digits_is_no_range(header):
+    """Python's ``\\d`` reads Arabic-Indic or full-width digits; a Range in them is not one (the
+    whole file answers, as for any other unreadable Range)."""
+    response = downloads.file_response(
+        _get(HTTP_RANGE=header), opener=lambda start, length: io.BytesIO(DATA[start:start + length]),
+        size=len(DATA), sha256=SHA, file_name="a.bin",
+    )
+    assert response.status_code == 200
+    assert _body(response) == DATA

@@ -122,7 +122,7 @@ BAD_INPUT = [
     ("get", f"{BP_URL}/\u00b2/Name", None, 404),
     ("get", f"{BP_URL}?$valrule=\u00b2", None, 400),
     ("get", f"{BP_URL}?$filter=C_BPartner_ID eq '\u00b2'", None, 400),
-    ("get", "/api/v1/reference/\u00b2", None, 404),
+    ("get", "/api/v1/reference/\u00b2", None, 400),
     ("put", f"{BP_URL}/\u00b2", "{}", 404),
     ("delete", f"{BP_URL}/\u00b2", None, 404),
     ("post", BP_URL, json.dumps({"Name": "x", "Value": "y", "C_BP_Group_ID": "\u00b2"}), 400),

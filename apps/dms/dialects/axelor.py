@@ -20,7 +20,14 @@ from apps.core.errors import BadRequest, NotFound
 from apps.dms import engine, selectors, services
 from apps.dms.access import record_resolve
 from apps.dms.content import file_name_sanitize
-from apps.dms.dialects.common import header_int, raw_body
+from apps.dms.dialects.common import (
+    field_bool,
+    field_ref,
+    field_str,
+    header_int,
+    json_object,
+    raw_body,
+)
 from apps.dms.downloads import file_response
 from apps.dms.models import DMSFile
 
@@ -147,14 +154,19 @@ class DMSFilesView(APIView):
     )
     def post(self, request: Request) -> Response:
         ctx = get_context(request)
-        body = request.data if isinstance(request.data, dict) else {}
-        body = body.get("data", body) if isinstance(body.get("data"), dict) else body
-        if body.get("isDirectory") is False:
+        body = json_object(request.data)
+        if "data" in body:  # Axelor's request envelope: {"data": {...}}
+            body = json_object(body["data"], "data")
+        name = field_str(body, "fileName") or ""
+        if field_bool(body, "isDirectory") is False:
             raise BadRequest("Only folders are created here; upload files with /ws/files/upload.")
-        parent_ref = (body.get("parent") or {}).get("id") if isinstance(body.get("parent"), dict) \
-            else body.get("parent")
+        parent_ref = body.get("parent")
+        if isinstance(parent_ref, dict):
+            parent_ref = field_ref(parent_ref, "id", "parent.")
+        else:
+            parent_ref = field_ref(body, "parent")
         parent = selectors.dms_file_get(ctx, parent_ref) if parent_ref else None
-        folder = services.folder_create(ctx=ctx, name=body.get("fileName") or "", parent=parent)
+        folder = services.folder_create(ctx=ctx, name=name, parent=parent)
         return Response({"status": 0, "data": [_file_json(folder)]})
 
 
@@ -216,17 +228,20 @@ class DMSAttachmentsView(APIView):
     )
     def put(self, request: Request, model: str, record_id: str) -> Response:
         ctx = get_context(request)
-        body = request.data if isinstance(request.data, dict) else {}
+        body = json_object(request.data)
         refs = body.get("records")
         if not isinstance(refs, list) or not refs:
             raise BadRequest("records must list the MetaFiles to attach.", code="records_required")
-        record = record_resolve(ctx, _table_of(model), record_id, write=True)
-        sessions = []
-        for ref in refs:
-            meta_id = ref.get("id") if isinstance(ref, dict) else ref
+        meta_ids = []
+        for index, ref in enumerate(refs):
+            where = f"records[{index}]"
+            meta_id = field_ref(ref, "id", f"{where}.") if isinstance(ref, dict) \
+                else field_ref({"id": ref}, "id", f"{where}.")
             if meta_id in (None, ""):
-                raise BadRequest("Each record needs an id.", code="record_id")
-            sessions.append(engine.session_for_owner(ctx, str(meta_id)))
+                raise BadRequest(f"{where} needs an id.", code="record_id")
+            meta_ids.append(str(meta_id))
+        record = record_resolve(ctx, _table_of(model), record_id, write=True)
+        sessions = [engine.session_for_owner(ctx, meta_id) for meta_id in meta_ids]
         placed = []
         for session in sessions:
             stored_file = services.upload_stored_file(session)

@@ -1,4 +1,5 @@
-"""Wire helpers the document dialects share: raw request bodies and integer headers."""
+"""Wire helpers the document dialects share: raw request bodies, integer headers, and JSON body
+fields with their types checked (a wrong type is a 400, never a ``str()`` of it)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import IO, Any
 from django.conf import settings
 
 from apps.core.errors import BadRequest, PayloadTooLarge
+from apps.core.wire import parse_int
 
 
 def header_int(request: Any, name: str, *, default: int | None = None, minimum: int = 0) -> int:
@@ -15,13 +17,7 @@ def header_int(request: Any, name: str, *, default: int | None = None, minimum: 
         if default is None:
             raise BadRequest(f"Header {name} is required.", code="header_required")
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"Header {name} must be an integer.", code="header_invalid") from None
-    if value < minimum:
-        raise BadRequest(f"Header {name} must be at least {minimum}.", code="header_invalid")
-    return value
+    return _wire_int(raw, f"Header {name}", minimum, "header_invalid")
 
 
 def query_int(request: Any, name: str, *, default: int | None = None, minimum: int = 0) -> int:
@@ -30,27 +26,58 @@ def query_int(request: Any, name: str, *, default: int | None = None, minimum: i
         if default is None:
             raise BadRequest(f"Query parameter {name} is required.", code="param_required")
         return default
+    return _wire_int(raw, f"Query parameter {name}", minimum, "param_invalid")
+
+
+def _wire_int(raw: str, what: str, minimum: int, code: str) -> int:
     try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"Query parameter {name} must be an integer.", code="param_invalid") from None
-    if value < minimum:
-        raise BadRequest(f"Query parameter {name} must be at least {minimum}.", code="param_invalid")
-    return value
+        return parse_int(raw, what, minimum=minimum)
+    except BadRequest as exc:
+        raise BadRequest(exc.detail, code=code) from None
 
 
 def raw_body(request: Any) -> tuple[IO[bytes], int]:
     """The request's body as a stream (never read whole here) and its announced length."""
     raw_length = request.META.get("CONTENT_LENGTH") or ""
+    if raw_length == "":
+        raise BadRequest("Content-Length is required.", code="length_required")
     try:
-        length = int(raw_length)
-    except ValueError:
-        raise BadRequest("Content-Length is required.", code="length_required") from None
-    if length < 0:
-        raise BadRequest("Content-Length is invalid.", code="length_invalid")
+        length = parse_int(raw_length, "Content-Length")
+    except BadRequest:
+        raise BadRequest("Content-Length is invalid.", code="length_invalid") from None
     if length > settings.UPLOAD_MAX_CHUNK_SIZE:
         raise PayloadTooLarge(f"A chunk may have at most {settings.UPLOAD_MAX_CHUNK_SIZE} bytes.")
     return request._request, length
+
+
+def json_object(value: Any, what: str = "The body") -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise BadRequest(f"{what} must be a JSON object.", code="body_invalid")
+    return value
+
+
+def field_str(body: dict[str, Any], name: str, where: str = "") -> str | None:
+    """A string field, or None when absent or null."""
+    value = body.get(name)
+    if value is not None and not isinstance(value, str):
+        raise BadRequest(f"{where}{name} must be a string.", code="field_invalid")
+    return value
+
+
+def field_bool(body: dict[str, Any], name: str, where: str = "") -> bool | None:
+    """A boolean field (true/false, nothing else), or None when absent or null."""
+    value = body.get(name)
+    if value is not None and not isinstance(value, bool):
+        raise BadRequest(f"{where}{name} must be true or false.", code="field_invalid")
+    return value
+
+
+def field_ref(body: dict[str, Any], name: str, where: str = "") -> int | str | None:
+    """An id (integer) or key (string) field, or None when absent or null."""
+    value = body.get(name)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | str)):
+        raise BadRequest(f"{where}{name} must be an id (integer or string).", code="field_invalid")
+    return value
 
 
 def truthy(value: Any) -> bool:

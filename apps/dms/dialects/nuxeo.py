@@ -27,7 +27,7 @@ from rest_framework.views import APIView
 from apps.core.context import RequestContext, get_context
 from apps.core.errors import BadRequest, MethodNotAllowed, NotFound
 from apps.dms import engine, selectors, services
-from apps.dms.dialects.common import truthy
+from apps.dms.dialects.common import field_ref, field_str, json_object, truthy
 from apps.dms.downloads import file_response
 from apps.dms.models import DMSFile
 from apps.dms.services import FOLDER_TYPES
@@ -208,15 +208,18 @@ class NuxeoDocumentBase(APIView):
         folder, adapter = self.resolve(ctx, **kwargs)
         self._no_adapter(adapter)
         body = self._body(request)
-        doc_type = str(body.get("type") or "")
+        doc_type = field_str(body, "type") or ""
+        doc_name = field_str(body, "name")
         properties = self._properties(body)
         title = self._title(properties) or ""
         content = properties.get("file:content")
+        if content is not None and not isinstance(content, dict):
+            raise BadRequest("file:content must be an object.", code="file_content")
         if not folder.is_directory:
             raise BadRequest("Documents are created under a folder.", code="parent_not_folder")
         if doc_type in FOLDER_TYPES and not content:
             created = services.folder_create(
-                ctx=ctx, name=str(body.get("name") or title), parent=folder, doc_type=doc_type,
+                ctx=ctx, name=doc_name or title, parent=folder, doc_type=doc_type,
                 title=title,
             )
             return Response(document_json(created, request=request), status=201)
@@ -226,7 +229,7 @@ class NuxeoDocumentBase(APIView):
                              code="file_content")
         blob_name = engine.session_file_name(session)
         created = services.document_from_upload(
-            ctx=ctx, session=session, name=str(body.get("name") or title or blob_name),
+            ctx=ctx, session=session, name=doc_name or title or blob_name,
             parent=folder, title=title, doc_type=doc_type or "File", blob_name=blob_name,
         )
         self._drop_batch(request, ctx, batch)
@@ -268,7 +271,7 @@ class NuxeoDocumentBase(APIView):
 
     @staticmethod
     def _body(request: Request) -> dict[str, Any]:
-        body = request.data if isinstance(request.data, dict) else {}
+        body = json_object(request.data)
         if body.get("entity-type") != "document":
             raise BadRequest("entity-type must be 'document'.", code="entity_type")
         return body
@@ -299,8 +302,10 @@ class NuxeoDocumentBase(APIView):
         """The batch and file a ``file:content`` of ``{upload-batch, upload-fileId}`` names."""
         if not isinstance(content, dict) or not content.get("upload-batch"):
             return None, None
-        batch = engine.batch_for_owner(ctx, str(content["upload-batch"]))
-        session = engine.batch_session(batch, str(content.get("upload-fileId", "0")))
+        batch_ref = field_ref(content, "upload-batch", "file:content.")
+        file_ref = field_ref(content, "upload-fileId", "file:content.")
+        batch = engine.batch_for_owner(ctx, str(batch_ref))
+        session = engine.batch_session(batch, str(file_ref if file_ref is not None else "0"))
         engine.session_wait_settled(session, seconds=BLOB_SETTLE_SECONDS)
         return batch, session
 

@@ -20,7 +20,8 @@ from rest_framework.views import APIView
 
 from apps.accounts.models import Client
 from apps.core.context import RequestContext, get_context
-from apps.core.errors import NotFound, NotReady
+from apps.core.errors import NotFound, NotReady, UnsupportedMediaType
+from apps.core.wire import parse_int
 from apps.dms import engine, selectors, services
 from apps.dms.content import file_name_sanitize
 from apps.dms.dialects.common import query_int, raw_body, truthy
@@ -128,9 +129,16 @@ def _answer(request: Request, dms_file: DMSFile, client: Client, company_id: str
     return Response(resource_json(dms_file, client, company_id))
 
 
+def _is_multipart(request: Request) -> bool:
+    return (request.content_type or "").startswith("multipart/form-data")
+
+
+def _has_body(request: Request) -> bool:
+    return request.META.get("CONTENT_LENGTH") not in (None, "", "0")
+
+
 def _multipart_file(request: Request) -> Any:
-    content_type = request.content_type or ""
-    if not content_type.startswith("multipart/form-data"):
+    if not _is_multipart(request):
         return None
     return request.FILES.get("file")
 
@@ -151,6 +159,13 @@ class TwakeFilesView(APIView):
         client = company_check(ctx, company_id)
         upload = _multipart_file(request)
         params = request.query_params
+        if upload is None and _has_body(request) and not _is_multipart(request):
+            # Twake has no JSON body: the chunked init is all in the query string. A body that
+            # would be ignored (a JSON {"filename": ...}) is refused rather than half-obeyed.
+            raise UnsupportedMediaType(
+                "Send the file as multipart/form-data, or initialize a chunked upload with query "
+                "parameters (filename, type, total_size, total_chunks) and no body."
+            )
         if upload is not None:
             dms_file = services.file_pending_create(
                 ctx=ctx, name=params.get("filename") or upload.name,
@@ -267,7 +282,8 @@ class TwakeThumbnailView(APIView):
         company_check(ctx, company_id)
         dms_file = _twake_file(ctx, file_id)
         thumbnail = next(
-            (t for t in selectors.thumbnails_of(dms_file.stored_file_id) if t.index == int(index)), None
+            (t for t in selectors.thumbnails_of(dms_file.stored_file_id)
+             if t.index == parse_int(index, "The thumbnail index")), None
         )
         if thumbnail is None:
             raise NotFound("No such thumbnail.")

@@ -55,9 +55,16 @@ def _upload_path(session: UploadSession) -> str:
 
 
 def _presigned(request, session: UploadSession, method: str, suffix: str, expires_in: int) -> str:
+    """A URL that holds the standing of the login session behind ``request``: a bearer token's
+    session, or (a URL asked for with a presigned URL) the holder that URL names; none with HTTP
+    Basic, whose URLs stand with their owner only."""
     scope = _upload_path(session) + ("/chunks/" if method == "PUT" else "")
+    if signing.is_presigned(request.query_params):  # verified by _session_of
+        holder = request.query_params.get(signing.HOLDER_PARAM) or ""
+    else:
+        holder = get_context(request).session_id or ""
     query = signing.sign_query(
-        method=method, scope=scope, subject=str(session.uid), expires_in=expires_in
+        method=method, scope=scope, subject=str(session.uid), expires_in=expires_in, holder=holder
     )
     return f"{_base_url(request)}{_upload_path(session)}{suffix}?{query}"
 
@@ -68,13 +75,27 @@ def _chunk_url(request, session: UploadSession) -> str:
 
 
 def _session_of(request, upload_id: str, method: str) -> UploadSession:
-    """The owner's session (bearer/Basic) or the one a valid presigned URL names."""
+    """The owner's session (bearer/Basic) or the one a valid presigned URL names, while the URL's
+    owner is active and the login session that made it (its holder) has not ended: 403 after."""
+    from django.utils import timezone
+
+    from apps.accounts.models import AuthSession
+    from apps.core.errors import Forbidden
+
     params = request.query_params
     if signing.is_presigned(params):
-        signing.verify(
+        holder = signing.verify(
             method=method, path=request.path, subject=str(upload_id), params=params
         )
-        return selectors.session_for_signature(upload_id)
+        session = selectors.session_for_signature(upload_id)
+        owner = session.owner
+        if owner is None or not owner.is_active:
+            raise Forbidden("The presigned URL's owner is no longer active.")
+        if holder:
+            login = AuthSession.objects.filter(pk=holder, user_id=owner.pk).first()
+            if login is None or login.is_revoked or login.expires <= timezone.now():
+                raise Forbidden("The login session that made this presigned URL has ended.")
+        return session
     return selectors.session_for_owner(get_context(request), upload_id)
 
 

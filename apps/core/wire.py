@@ -1,0 +1,119 @@
+"""Integers from the wire, parsed one way for the whole service: ASCII digits only.
+
+``str.isdigit()`` says yes to ``²``, ``①``, Arabic-Indic and full-width digits, and ``int()`` either
+refuses them (a 500 where the check came first) or silently reads them (``int("１２") == 12``).
+Every id or integer taken from a URL, a query parameter, a header or a body goes through
+:func:`parse_int` (or :func:`parse_id_or_key` where a number and a name/uuid are both allowed), so
+the answer to anything else is one 400 problem naming what was wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from rest_framework import serializers
+
+from apps.core.errors import BadRequest
+
+# Python's \d is every Unicode decimal digit: spell the ASCII range out.
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+MAX_DIGITS = 18
+"""At most 18 digits (a 64-bit column holds 19): longer numbers are refused, not truncated."""
+
+_OWS = " \t"  # HTTP optional white space; nothing else is trimmed
+
+
+def parse_int(
+    value: Any,
+    what: str,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    signed: bool = False,
+) -> int:
+    """``value`` (a JSON integer, or text of ASCII digits) as an int; else :class:`BadRequest`.
+
+    ``what`` names the input in the message (``"Header X-File-Size"``, ``"'userTo'"``). A sign is
+    accepted only with ``signed``; booleans, floats, exponents, underscores and any non-ASCII
+    digit are refused, as are more than :data:`MAX_DIGITS` digits.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise BadRequest(f"{what} must be an integer.", code="invalid_integer")
+    if isinstance(value, int):
+        number = value
+        if abs(number) >= 10**MAX_DIGITS:
+            raise BadRequest(f"{what} is too large.", code="invalid_integer")
+    else:
+        text = value.strip(_OWS)
+        if not _INTEGER.fullmatch(text) or (text[0] in "+-" and not signed):
+            shown = text[:40].encode("ascii", "backslashreplace").decode("ascii")
+            raise BadRequest(
+                f"{what} must be an integer in ASCII digits, not '{shown}'.", code="invalid_integer"
+            )
+        if len(text.lstrip("+-").lstrip("0")) > MAX_DIGITS:
+            raise BadRequest(f"{what} is too large (at most {MAX_DIGITS} digits).", code="invalid_integer")
+        number = int(text)
+    if minimum is not None and number < minimum:
+        raise BadRequest(f"{what} must be at least {minimum}.", code="invalid_integer")
+    if maximum is not None and number > maximum:
+        raise BadRequest(f"{what} must be at most {maximum}.", code="invalid_integer")
+    return number
+
+
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
+
+
+def parse_decimal(value: Any, what: str) -> Decimal:
+    """A finite number (a JSON number, or text in ASCII digits: ``Decimal("١٢")`` would read 12,
+    and ``Decimal("1_0")`` 10) as a Decimal; else :class:`BadRequest`."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
+        raise BadRequest(f"{what} must be a number.", code="invalid_number")
+    if isinstance(value, str):
+        text = value.strip()
+        if not _DECIMAL.fullmatch(text):
+            raise BadRequest(f"{what} must be a number in ASCII digits.", code="invalid_number")
+        value = text
+    try:
+        number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    except InvalidOperation:
+        raise BadRequest(f"{what} must be a number.", code="invalid_number") from None
+    if not number.is_finite():
+        raise BadRequest(f"{what} must be a finite number.", code="invalid_number")
+    return number
+
+
+def looks_numeric(text: str) -> bool:
+    """Whether ``text`` is meant as a number: digits of any script (``①``, ``١``, ``１``), so that
+    :func:`parse_int` refuses it with a 400 rather than a lookup treating it as a name."""
+    return bool(text) and all(ch.isdigit() or ch.isnumeric() for ch in text)
+
+
+def parse_id_or_key(value: Any, what: str) -> int | str:
+    """An id (int) or a key (uuid, name: the stripped text) from one input.
+
+    A JSON integer and text of digits are ids, parsed by :func:`parse_int` (a digit of another
+    script is a 400, not a name); anything else is returned as text for the caller's lookup.
+    """
+    if isinstance(value, bool):
+        raise BadRequest(f"{what} must be an id or a name.", code="invalid_integer")
+    if isinstance(value, int):
+        return parse_int(value, what, minimum=0)
+    text = str(value).strip()
+    if looks_numeric(text):
+        return parse_int(text, what, minimum=0)
+    return text
+
+
+class IntegerField(serializers.IntegerField):
+    """DRF's integer field reads ``"１２"`` as 12: this one parses with :func:`parse_int`."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and len(data) > self.MAX_STRING_LENGTH:
+            self.fail("max_string_length")
+        try:
+            number = parse_int(data, self.field_name or "The value", signed=True)
+        except BadRequest as exc:
+            raise serializers.ValidationError(str(exc.detail), code="invalid") from None
+        return number
