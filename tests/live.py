@@ -126,7 +126,8 @@ class LiveStack:
         port = free_port()
         log = open(Path(self.env["VAR_DIR"]) / f"gunicorn-{port}.log", "wb")  # noqa: SIM115
         process = subprocess.Popen(
-            [PYTHON, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
+            [PYTHON, "-m", "gunicorn", "config.wsgi:application", "--config", "config/gunicorn.conf.py",
+             "--bind", f"127.0.0.1:{port}",
              "--workers", "1", "--threads", "4", "--timeout", "120"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
