@@ -7,7 +7,7 @@ import mimetypes
 import filetype
 
 from apps.core.errors import BadRequest
-from apps.uploads.services import sanitize_file_name
+from apps.uploads.wire import sanitize_file_name
 
 SNIFF_BYTES = 8192
 # Types filetype cannot see in the bytes; taken from the extension only when the bytes look like text.
@@ -18,7 +18,7 @@ _TEXT_TYPES = {
 
 
 def file_name_sanitize(raw: str | None, *, default: str | None = None) -> str:
-    """A safe file name by the uploads engine's rule (``apps.uploads.services.sanitize_file_name``,
+    """A safe file name by the uploads engine's rule (``apps.uploads.wire.sanitize_file_name``,
     so both apps agree): NFC, last path component, no Unicode category C characters (controls,
     NUL, CR/LF, bidi overrides, zero-width and other format characters), no leading or trailing
     dots or spaces, length-capped. Nothing left: ``default``, or 400 without one."""

@@ -22,6 +22,24 @@ def _services() -> Any:
     return services
 
 
+def _finalize() -> Any:
+    from apps.uploads import finalize
+
+    return finalize
+
+
+def _batches() -> Any:
+    from apps.uploads import batches
+
+    return batches
+
+
+def _stored_files() -> Any:
+    from apps.uploads import stored_files
+
+    return stored_files
+
+
 def _selectors() -> Any:
     from apps.uploads import selectors
 
@@ -66,7 +84,7 @@ def session_cancel(session: Any) -> None:
 
 def session_finalize_now(session: Any) -> Any:
     """Run finalize in this process (idempotent; the queued task then finds it done)."""
-    _services().session_finalize(session_id=session.pk)
+    _finalize().session_finalize(session_id=session.pk)
     session.refresh_from_db()
     return session
 
@@ -78,7 +96,7 @@ def session_record_result(session: Any, **refs: Any) -> None:
 
 def completion_hook_register(hook: Any) -> None:
     """``hook(session)`` runs after an upload is COMPLETED (after commit, where it finalized)."""
-    _services().register_completion_hook(hook)
+    _finalize().register_completion_hook(hook)
 
 
 def session_id(session: Any) -> str:
@@ -157,28 +175,28 @@ def batch_session(batch: Any, file_idx: str) -> Any:
 
 
 def batch_drop(ctx: RequestContext, batch: Any) -> None:
-    _services().batch_drop(batch=batch)
+    _batches().batch_drop(batch=batch)
 
 
 # --- stored files ---------------------------------------------------------------------------------
 
 
 def stored_file_open(stored_file: Any) -> IO[bytes]:
-    return _services().stored_file_open(stored_file)
+    return _stored_files().stored_file_open(stored_file)
 
 
 def stored_file_retain(*, stored_file: Any) -> None:
-    _services().stored_file_retain(stored_file=stored_file)
+    _stored_files().stored_file_retain(stored_file=stored_file)
 
 
 def stored_file_release(*, stored_file: Any) -> None:
-    _services().stored_file_release(stored_file=stored_file)
+    _stored_files().stored_file_release(stored_file=stored_file)
 
 
 def stored_file_storage(stored_file: Any) -> Any:
     """The storage that holds a stored file's bytes (recorded on the row, so a worker whose
     default storage differs still finds them); its thumbnails are kept beside them."""
-    return _services().stored_file_storage(stored_file)
+    return _stored_files().stored_file_storage(stored_file)
 
 
 def stored_file_get(stored_file_id: int) -> Any:

@@ -14,7 +14,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import OperationalError
 
-from apps.uploads import services
+from apps.uploads import finalize, purge, stored_files
 
 logger = logging.getLogger("ledgerdoc.uploads")
 
@@ -31,7 +31,7 @@ FINALIZE_MAX_RETRIES = 5
 )
 def finalize_upload(self, session_id: int) -> None:
     try:
-        services.session_finalize(session_id=session_id)
+        finalize.session_finalize(session_id=session_id)
     except TRANSIENT as error:
         if self.request.is_eager:
             # In the web process: the upload stays PROCESSING and the next purge finalizes it.
@@ -39,7 +39,7 @@ def finalize_upload(self, session_id: int) -> None:
             return
         if self.request.retries >= FINALIZE_MAX_RETRIES:
             logger.error("Finalize of upload %s gave up: %r", session_id, error)
-            services.session_fail(
+            finalize.session_fail(
                 session_id=session_id,
                 reason=f"The file could not be assembled ({type(error).__name__}); upload again.",
             )
@@ -47,7 +47,7 @@ def finalize_upload(self, session_id: int) -> None:
         raise self.retry(exc=error, countdown=min(300, 5 * 2**self.request.retries)) from error
     except Exception as error:
         logger.exception("Finalize of upload %s failed", session_id)
-        services.session_fail(
+        finalize.session_fail(
             session_id=session_id,
             reason=f"The file could not be assembled ({type(error).__name__}).",
         )
@@ -55,14 +55,14 @@ def finalize_upload(self, session_id: int) -> None:
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
 def free_stored_file(stored_file_id: int) -> None:
-    services.stored_file_free(stored_file_id=stored_file_id)
+    stored_files.stored_file_free(stored_file_id=stored_file_id)
 
 
 @shared_task(acks_late=True)
 def purge_uploads() -> dict:
-    return services.uploads_purge()
+    return purge.uploads_purge()
 
 
 @shared_task(acks_late=True)
 def refinalize_uploads() -> int:
-    return services.uploads_refinalize()
+    return finalize.uploads_refinalize()

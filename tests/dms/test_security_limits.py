@@ -413,7 +413,7 @@ def test_file_name_sanitize_matches_the_uploads_engine(raw):
     import unicodedata
 
     from apps.dms.content import file_name_sanitize
-    from apps.uploads.services import sanitize_file_name
+    from apps.uploads.wire import sanitize_file_name
 
     name = file_name_sanitize(raw)
     assert name == sanitize_file_name(raw)

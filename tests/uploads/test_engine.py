@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from apps.uploads import services
+from apps.uploads import finalize, services, stored_files
 from apps.uploads import storage as st
 from apps.uploads.models import StoredFile, UploadSession
 from tests.uploads.conftest import chunks_of, payload, sha
@@ -144,9 +144,9 @@ def test_finalize_interrupted_half_way_then_rerun(garden_user, storage, monkeypa
     def die(*args, **kwargs):
         raise SystemExit("worker killed")
 
-    monkeypatch.setattr(services, "_record_stored_file", die)
+    monkeypatch.setattr(finalize, "_record_stored_file", die)
     with pytest.raises(SystemExit):
-        services.session_finalize(session_id=session.pk)
+        finalize.session_finalize(session_id=session.pk)
     monkeypatch.undo()
     session.refresh_from_db()
     assert session.state == "PROCESSING" and session.assembled_sha256 == sha(data)
@@ -160,20 +160,20 @@ def test_finalize_interrupted_half_way_then_rerun(garden_user, storage, monkeypa
 
     monkeypatch.setattr(StoredFile.objects, "create", create_then_die)
     with pytest.raises(SystemExit):
-        services.session_finalize(session_id=session.pk)
+        finalize.session_finalize(session_id=session.pk)
     monkeypatch.undo()
     session.refresh_from_db()
     assert session.state == "PROCESSING"
     assert not StoredFile.objects.exists()  # rolled back
 
     # 3rd run completes: one stored file, one reference, the right bytes, chunks gone.
-    services.session_finalize(session_id=session.pk)
-    services.session_finalize(session_id=session.pk)  # and a duplicate delivery is a no-op
+    finalize.session_finalize(session_id=session.pk)
+    finalize.session_finalize(session_id=session.pk)  # and a duplicate delivery is a no-op
     session.refresh_from_db()
     assert session.state == "COMPLETED"
     stored = StoredFile.objects.get()
     assert stored.ref_count == 1 and stored.sha256 == sha(data) and stored.size == len(data)
-    with services.stored_file_open(stored) as handle:
+    with stored_files.stored_file_open(stored) as handle:
         assert handle.read() == data
     # Chunk rows stay as receipts (for idempotent re-sends); their bytes are gone.
     assert not session.chunks.exclude(storage_key="").exists()

@@ -18,10 +18,10 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.core.errors import BadRequest, Gone, NotFound, PayloadTooLarge
-from apps.uploads import selectors, services
+from apps.uploads import batches, finalize, selectors, services
 from apps.uploads.dialects import idempiere, nuxeo, tus
-from apps.uploads.dialects.common import request_body_stream
 from apps.uploads.models import UploadSession
+from apps.uploads.wire import request_body_stream
 from tests.uploads.conftest import chunks_of, create, payload, put_chunk, sha, upload
 from tests.uploads.test_nuxeo import new_batch, post_chunk, stored_bytes
 from tests.uploads.test_tus import TUS, head, patch
@@ -56,18 +56,18 @@ def test_dialects_store_their_metadata_at_creation(garden_user):
 
 
 def test_batch_slot_session_reuses_or_replaces(ctx, storage):
-    batch = services.batch_create(ctx=ctx)
-    first, created = services.batch_slot_session(
+    batch = batches.batch_create(ctx=ctx)
+    first, created = batches.batch_slot_session(
         ctx=ctx, batch=batch, batch_index="0", file_name="a.bin", size=10, chunk_count=2,
         meta={"uploadType": "chunked"},
     )
     assert created and first.batch_id == batch.pk and first.meta == {"uploadType": "chunked"}
-    again, created = services.batch_slot_session(
+    again, created = batches.batch_slot_session(
         ctx=ctx, batch=batch, batch_index="0", reuse=lambda s: s.chunk_count == 2,
         file_name="a.bin", size=10, chunk_count=2,
     )
     assert not created and again.pk == first.pk
-    other, created = services.batch_slot_session(
+    other, created = batches.batch_slot_session(
         ctx=ctx, batch=batch, batch_index="0", reuse=lambda s: s.chunk_count == 3,
         file_name="a.bin", size=10, chunk_count=3,
     )
@@ -328,17 +328,17 @@ def test_completion_hook_and_image_id(garden_user, storage):
     def broken(session: UploadSession) -> None:
         raise RuntimeError("a consumer's bug must not fail the upload")
 
-    services.register_completion_hook(broken)
-    services.register_completion_hook(make_image)
-    services.register_completion_hook(make_image)  # twice: still called once
+    finalize.register_completion_hook(broken)
+    finalize.register_completion_hook(make_image)
+    finalize.register_completion_hook(make_image)  # twice: still called once
     try:
         data = payload(1500, seed=25)
         image_upload = upload(garden_user, data, chunk_size=1000, uploadLocation="IMAGE")
         archive_upload = upload(garden_user, payload(10, seed=26), chunk_size=1000,
                                 uploadLocation="ARCHIVE")
     finally:
-        services.unregister_completion_hook(broken)
-        services.unregister_completion_hook(make_image)
+        finalize.unregister_completion_hook(broken)
+        finalize.unregister_completion_hook(make_image)
     image_session = UploadSession.objects.get(uid=image_upload)
     assert seen == [(image_session.pk, State.COMPLETED),
                     (UploadSession.objects.get(uid=archive_upload).pk, State.COMPLETED)]

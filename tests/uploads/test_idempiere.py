@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from apps.uploads import finalize
 from apps.uploads.models import StoredFile, UploadChunk, UploadSession
 from tests.uploads.conftest import (
     body_of,
@@ -294,7 +295,7 @@ def test_file_while_processing_is_409_with_retry_after(garden_user, storage, mon
     assert status_of(garden_user, upload_id)["status"] == "PROCESSING"
     response = garden_user.get(f"/api/v1/uploads/{upload_id}/file")
     assert response.status_code == 409 and response["Retry-After"]
-    services.session_finalize(session_id=UploadSession.objects.get(uid=upload_id).pk)
+    finalize.session_finalize(session_id=UploadSession.objects.get(uid=upload_id).pk)
     assert body_of(garden_user.get(f"/api/v1/uploads/{upload_id}/file")) == data
 
 

@@ -23,7 +23,7 @@ from django.db import connection
 from django.utils import timezone
 
 from apps.core.errors import NotReady
-from apps.uploads import locks, services, stores
+from apps.uploads import finalize, locks, purge, services, stored_files, stores
 from apps.uploads import storage as st
 from apps.uploads.models import StoredFile, UploadChunk, UploadSession
 from tests.uploads.conftest import payload, sha
@@ -108,7 +108,7 @@ def in_thread(target, *args, **kwargs) -> tuple[threading.Thread, dict]:
 def stored_bytes(session: UploadSession) -> bytes:
     session.refresh_from_db()
     assert session.state == State.COMPLETED, (session.state, session.failure_reason)
-    with services.stored_file_open(session.stored_file) as handle:
+    with stored_files.stored_file_open(session.stored_file) as handle:
         return handle.read()
 
 
@@ -217,7 +217,7 @@ def test_the_same_content_of_two_tenants_is_two_files(ctx, storage):
     assert garden.sha256 == theirs.sha256 == sha(data)
     # One tenant dropping its file leaves the other's bytes whole.
     services.session_cancel(session=sessions[1])
-    services.uploads_purge()
+    purge.uploads_purge()
     assert not StoredFile.objects.filter(pk=theirs.pk).exists()
     assert stored_bytes(sessions[0]) == data
 
@@ -243,13 +243,13 @@ def test_purge_finalizes_what_a_dead_process_left_processing(ctx, storage, monke
     holder = LockHolder(session, locks.FINALIZE)
     try:
         # A live process is finalizing it: purge leaves it alone.
-        assert services.uploads_purge()["refinalized"] == 0
+        assert purge.uploads_purge()["refinalized"] == 0
         session.refresh_from_db()
         assert session.state == State.PROCESSING
     finally:
         holder.kill()
     # That process died: the next purge (beat, the command, `make run` at start) finishes it.
-    assert services.uploads_purge()["refinalized"] == 1
+    assert purge.uploads_purge()["refinalized"] == 1
     assert stored_bytes(session) == data
 
 
@@ -275,9 +275,9 @@ def test_with_a_broker_only_uploads_stuck_for_a_while_are_enqueued_again(
     settings.UPLOAD_FINALIZE_STALE_SECONDS = 120
     previous, app.conf.task_always_eager = app.conf.task_always_eager, False
     try:
-        assert services.uploads_refinalize() == 0  # its message may still be on its way
+        assert finalize.uploads_refinalize() == 0  # its message may still be on its way
         later = timezone.now() + timedelta(seconds=121)
-        assert services.uploads_refinalize(now=later) == 1
+        assert finalize.uploads_refinalize(now=later) == 1
     finally:
         app.conf.task_always_eager = previous
     assert sent == [session.pk]
@@ -288,7 +288,7 @@ def test_a_processing_upload_past_its_expiry_is_cleaned_like_any_other(ctx, stor
     key, backend = session.storage_key, session.storage_backend
     store = services._session_storage(session)
     UploadSession.objects.filter(pk=session.pk).update(expires_at=timezone.now())
-    counts = services.uploads_purge(now=timezone.now() + timedelta(seconds=1))
+    counts = purge.uploads_purge(now=timezone.now() + timedelta(seconds=1))
     assert counts["expired"] == 1
     session.refresh_from_db()
     assert session.state == State.EXPIRED
@@ -327,7 +327,7 @@ def test_transient_finalize_errors_past_the_last_retry_mark_the_upload_failed(
     def down(**kwargs):
         raise OperationalError("server closed the connection")
 
-    monkeypatch.setattr(services, "session_finalize", down)
+    monkeypatch.setattr(finalize, "session_finalize", down)
     finalize_upload.push_request(retries=FINALIZE_MAX_RETRIES, is_eager=False)
     try:
         finalize_upload.run(session.pk)

@@ -10,7 +10,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from apps.uploads.models import UploadSession
-from apps.uploads.services import stored_file_open
+from apps.uploads.stored_files import stored_file_open
 from tests.uploads.conftest import chunks_of, payload, sha
 
 pytestmark = [

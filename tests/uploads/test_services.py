@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from apps.core.errors import ApplicationError, Conflict, Gone, NotFound
-from apps.uploads import selectors, services
+from apps.uploads import batches, purge, selectors, services, stored_files
 from apps.uploads import storage as st
 from apps.uploads.models import StoredFile, UploadSession
 from tests.uploads.conftest import payload, sha
@@ -41,7 +41,7 @@ def test_offset_mode_with_deferred_length_and_checksums(ctx, storage):
     session = services.session_declare_size(session=session, size=7000)
     session.refresh_from_db()
     assert session.state == "COMPLETED"
-    with services.stored_file_open(session.stored_file) as handle:
+    with stored_files.stored_file_open(session.stored_file) as handle:
         assert handle.read() == data
 
 
@@ -59,7 +59,7 @@ def test_chunk_count_without_chunk_size_is_staged_and_composed(ctx, storage):
     assert result.complete
     session.refresh_from_db()
     assert session.state == "COMPLETED" and session.stored_file.sha256 == sha(data)
-    with services.stored_file_open(session.stored_file) as handle:
+    with stored_files.stored_file_open(session.stored_file) as handle:
         assert handle.read() == data
 
 
@@ -72,7 +72,7 @@ def test_one_shot_stored_file_and_content_sniffing(ctx, storage):
 
 
 def test_batches_are_owner_scoped(ctx, storage, demo):
-    batch = services.batch_create(ctx=ctx)
+    batch = batches.batch_create(ctx=ctx)
     session = services.session_create(ctx=ctx, file_name="a", size=3, batch=batch, batch_index="0")
     assert selectors.batch_for_owner(ctx, batch.uid) == batch
     assert selectors.batch_session(batch, "0") == session
@@ -81,7 +81,7 @@ def test_batches_are_owner_scoped(ctx, storage, demo):
         selectors.batch_for_owner(other, batch.uid)
     with pytest.raises(NotFound):
         selectors.session_for_owner(other, session.uid)
-    services.batch_drop(batch=batch)
+    batches.batch_drop(batch=batch)
     assert not UploadSession.objects.filter(pk=session.pk).exists()
 
 
@@ -105,7 +105,7 @@ def test_purge_aborts_abandoned_multipart_uploads(ctx, storage):
     store = services._session_storage(session)
     assert any(u == session.s3_upload_id for _, u, _ in st.s3_list_multipart_uploads(store, "blobs/"))
     UploadSession.objects.filter(pk=session.pk).update(expires_at=timezone.now() - timedelta(1))
-    counts = services.uploads_purge()
+    counts = purge.uploads_purge()
     assert counts["expired"] == 1
     assert not any(
         u == session.s3_upload_id for _, u, _ in st.s3_list_multipart_uploads(store, "blobs/")
@@ -128,7 +128,7 @@ def test_session_keeps_its_storage_when_settings_change(ctx, storage, settings, 
     session.refresh_from_db()
     assert session.state == "COMPLETED"
     assert session.stored_file.storage_backend == storage
-    with services.stored_file_open(session.stored_file) as handle:
+    with stored_files.stored_file_open(session.stored_file) as handle:
         assert handle.read() == data
 
 
@@ -136,11 +136,11 @@ def test_release_to_zero_frees_bytes(ctx, storage):
     session = services.stored_file_from_stream(ctx=ctx, stream=io.BytesIO(b"hello"), length=5,
                                                file_name="h.txt")
     stored = session.stored_file
-    store = services._file_storage(stored)
+    store = stored_files.stored_file_storage_of(stored)
     assert st.exists(store, stored.storage_backend, stored.storage_key)
-    services.stored_file_retain(stored_file=stored)
+    stored_files.stored_file_retain(stored_file=stored)
     assert StoredFile.objects.get(pk=stored.pk).ref_count == 2
-    services.stored_file_release(stored_file=stored)
+    stored_files.stored_file_release(stored_file=stored)
     services.session_cancel(session=session)  # drops the session's own reference
     assert not StoredFile.objects.filter(pk=stored.pk).exists()
     assert not st.exists(store, stored.storage_backend, stored.storage_key)

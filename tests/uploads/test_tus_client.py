@@ -14,7 +14,7 @@ from tusclient.exceptions import TusCommunicationError, TusUploadFailed
 from tusclient.uploader import Uploader
 
 from apps.uploads.models import UploadSession
-from apps.uploads.services import stored_file_open
+from apps.uploads.stored_files import stored_file_open
 from tests.uploads.conftest import payload, sha
 
 pytestmark = pytest.mark.django_db(transaction=True)

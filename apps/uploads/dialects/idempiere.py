@@ -24,8 +24,7 @@ from apps.core import signing
 from apps.core.context import get_context
 from apps.core.downloads import file_response, open_storage_range, stream_pieces
 from apps.core.errors import BadRequest, Conflict, NotReady, PayloadTooLarge
-from apps.uploads import selectors, services
-from apps.uploads.dialects.common import request_body_stream
+from apps.uploads import selectors, services, stored_files
 from apps.uploads.models import UploadSession
 from apps.uploads.serializers import (
     AnyRawBodyParser,
@@ -37,6 +36,7 @@ from apps.uploads.serializers import (
     UploadCreateIn,
     UploadStatusOut,
 )
+from apps.uploads.wire import request_body_stream
 
 DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
 TAGS = ["uploads"]
@@ -319,7 +319,7 @@ class UploadFileView(APIView):
             raise Conflict(_status_message(session))
         stored = session.stored_file
         content_type = session.content_type or stored.content_type or "application/octet-stream"
-        storage = services.stored_file_storage(stored)
+        storage = stored_files.stored_file_storage(stored)
         if _wants_json(request):
             cap = _asjson_max_bytes()
             if stored.size > cap:

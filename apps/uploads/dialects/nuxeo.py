@@ -24,10 +24,10 @@ from rest_framework.views import APIView
 
 from apps.core.context import get_context
 from apps.core.errors import BadRequest, Conflict, NotFound
-from apps.uploads import selectors, services
-from apps.uploads.dialects.common import request_body_stream
+from apps.uploads import batches, selectors, services
 from apps.uploads.models import Batch, UploadSession
 from apps.uploads.serializers import AnyRawBodyParser, RawBodyParser
+from apps.uploads.wire import request_body_stream
 
 TAGS = ["uploads (Nuxeo)"]
 State = UploadSession.State
@@ -138,7 +138,7 @@ class BatchCreateView(APIView):
         summary="Initialize an upload batch",
     )
     def post(self, request):
-        batch = services.batch_create(ctx=get_context(request))
+        batch = batches.batch_create(ctx=get_context(request))
         return Response({"batchId": str(batch.uid)}, status=201)
 
 
@@ -163,7 +163,7 @@ class BatchDetailView(APIView):
     )
     def delete(self, request, batch_id: str):
         batch = selectors.batch_for_owner(get_context(request), batch_id)
-        services.batch_drop(batch=batch)
+        batches.batch_drop(batch=batch)
         return Response(status=204)
 
 
@@ -231,7 +231,7 @@ class BatchFileView(APIView):
             except BaseException:
                 services.session_cancel(session=session)
                 raise
-            services.batch_slot_replace(batch=batch, batch_index=file_idx, keep=session)
+            batches.batch_slot_replace(batch=batch, batch_index=file_idx, keep=session)
             body["uploadedSize"] = received
             return Response(body, status=201)
 
@@ -243,7 +243,7 @@ class BatchFileView(APIView):
             raise BadRequest(f"X-Upload-Chunk-Index {index} is not below the chunk count {count}.")
         # Chunks of a new file may arrive in parallel: the engine opens the slot's upload under
         # the batch row lock, so they all join one upload.
-        session, _ = services.batch_slot_session(
+        session, _ = batches.batch_slot_session(
             ctx=ctx, batch=batch, batch_index=file_idx,
             reuse=lambda current: self._same_upload(current, count, size),
             file_name=name, content_type=content_type, size=size, chunk_count=count,

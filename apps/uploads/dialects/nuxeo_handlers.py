@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from apps.core.context import get_context
 from apps.core.errors import NotFound
-from apps.uploads import services
+from apps.uploads import batches
 
 TAGS = ["uploads (Nuxeo)"]
 HANDLERS = ("default",)
@@ -45,7 +45,7 @@ class UploadHandlerBatchView(APIView):
     def post(self, request, handler: str):
         if handler not in HANDLERS:
             raise NotFound(f"No upload handler named '{handler}'.", code="upload_handler")
-        batch = services.batch_create(ctx=get_context(request))
+        batch = batches.batch_create(ctx=get_context(request))
         return Response({"batchId": str(batch.uid), "provider": handler}, status=201)
 
 

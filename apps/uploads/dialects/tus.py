@@ -34,9 +34,9 @@ from apps.core.errors import (
     UnsupportedMediaType,
 )
 from apps.uploads import selectors, services
-from apps.uploads.dialects.common import request_body_stream
 from apps.uploads.models import UploadSession
 from apps.uploads.serializers import AnyRawBodyParser
+from apps.uploads.wire import request_body_stream
 
 TUS_VERSION = "1.0.0"
 TUS_EXTENSIONS = (

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from apps.uploads.services import uploads_purge
+from apps.uploads.purge import uploads_purge
 
 
 class Command(BaseCommand):
