@@ -44,10 +44,10 @@ curl() {
   local arg
   for arg in "$@"; do
     case "$arg" in
-      -w|--write-out|-f|--fail|--fail-with-body) command curl --show-error "$@"; return;;
+      -w|--write-out|-f|--fail|--fail-with-body) command curl --show-error "$@" || return $?; return 0;;
     esac
   done
-  command curl --show-error --fail-with-body "$@"
+  command curl --show-error --fail-with-body "$@" || return $?
 }
 """
 
