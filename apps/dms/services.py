@@ -309,8 +309,9 @@ def document_update(
 
     The new bytes are retained before the old ones are released, so content identical to the
     old one (the same StoredFile) never drops to zero references in between."""
+    # Lock the document row only: PostgreSQL refuses FOR UPDATE on the nullable side of the join.
     locked = (
-        DMSFile.objects.select_for_update()
+        DMSFile.objects.select_for_update(of=("self",))
         .filter(pk=dms_file.pk, client_id=ctx.client_id).select_related("stored_file").first()
     )
     if locked is None:

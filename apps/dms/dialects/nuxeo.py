@@ -26,6 +26,7 @@ from rest_framework.views import APIView
 
 from apps.core.context import RequestContext, get_context
 from apps.core.errors import BadRequest, MethodNotAllowed, NotFound
+from apps.core.wire import parse_int
 from apps.dms import engine, selectors, services
 from apps.dms.dialects.common import field_ref, field_str, json_object, truthy
 from apps.dms.downloads import file_response
@@ -124,10 +125,7 @@ def _page_param(request: Request, name: str, default: int) -> int:
     raw = request.query_params.get(name)
     if raw is None or raw.strip() == "":
         return default
-    raw = raw.strip()
-    if not raw.isdigit() or len(raw) > 9:
-        raise BadRequest(f"{name} must be a non-negative integer.", code="page_parameter")
-    return int(raw)
+    return parse_int(raw, name, minimum=0, maximum=10**9)
 
 
 def children_json(request: Request, ctx: RequestContext, folder: DMSFile) -> dict[str, Any]:

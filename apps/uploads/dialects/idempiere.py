@@ -24,6 +24,7 @@ from apps.core import signing
 from apps.core.context import get_context
 from apps.core.downloads import file_response, open_storage_range, stream_pieces
 from apps.core.errors import BadRequest, Conflict, NotReady, PayloadTooLarge
+from apps.core.wire import parse_int
 from apps.uploads import selectors, services, stored_files
 from apps.uploads.models import UploadSession
 from apps.uploads.serializers import (
@@ -196,10 +197,7 @@ class UploadDetailView(APIView):
         body = _status_body(session)
         seconds = request.query_params.get("expiresInSeconds")
         if seconds not in (None, ""):
-            try:
-                seconds = int(seconds)
-            except ValueError:
-                raise BadRequest("expiresInSeconds must be an integer.") from None
+            seconds = parse_int(seconds, "expiresInSeconds", signed=True)
             if seconds > 0:
                 seconds = min(seconds, settings.UPLOAD_MAX_EXPIRY_SECONDS)
                 body["presignedURL"] = _presigned(request, session, "GET", "", seconds)
@@ -237,10 +235,7 @@ class UploadChunkView(APIView):
             raise BadRequest("chunkOrder is 1-based.")
         total = request.headers.get("X-Total-Chunks")
         if total not in (None, ""):
-            try:
-                total_int = int(total)
-            except ValueError:
-                raise BadRequest("X-Total-Chunks must be an integer.") from None
+            total_int = parse_int(total, "X-Total-Chunks")
             if session.chunk_count is not None and total_int != session.chunk_count:
                 raise BadRequest(
                     f"X-Total-Chunks is {total_int} but this upload has {session.chunk_count} chunks."

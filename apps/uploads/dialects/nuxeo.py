@@ -24,6 +24,7 @@ from rest_framework.views import APIView
 
 from apps.core.context import get_context
 from apps.core.errors import BadRequest, Conflict, NotFound
+from apps.core.wire import parse_int
 from apps.uploads import batches, selectors, services
 from apps.uploads.models import Batch, UploadSession
 from apps.uploads.serializers import AnyRawBodyParser, RawBodyParser
@@ -70,10 +71,7 @@ def _header_int(request: Any, name: str, *, required: bool = False) -> int | Non
         if required:
             raise BadRequest(f"The {name} header is required.")
         return None
-    raw = raw.strip()
-    if not raw.isdigit() or len(raw) > 18:
-        raise BadRequest(f"{name} must be a non-negative integer.")
-    return int(raw)
+    return parse_int(raw, name, minimum=0)
 
 
 def _file_name(request: Any) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from typing import Any
 
 from django.conf import settings
@@ -33,6 +32,7 @@ from apps.core.errors import (
     PreconditionFailed,
     UnsupportedMediaType,
 )
+from apps.core.wire import parse_int
 from apps.uploads import selectors, services
 from apps.uploads.models import UploadSession
 from apps.uploads.serializers import AnyRawBodyParser
@@ -47,7 +47,6 @@ DIGEST_SIZES = {"sha1": 20, "sha256": 32, "md5": 16}
 OFFSET_STREAM = "application/offset+octet-stream"
 MAX_METADATA_LENGTH = 4096
 TAGS = ["uploads (tus)"]
-_DIGITS = re.compile(r"^[0-9]{1,18}$")
 
 
 class OffsetOctetStreamParser(BaseParser):
@@ -77,9 +76,7 @@ def _header_int(request: Any, name: str) -> int | None:
     raw = request.headers.get(name)
     if raw is None:
         return None
-    if not _DIGITS.match(raw.strip()):
-        raise BadRequest(f"{name} must be a non-negative integer.")
-    return int(raw.strip())
+    return parse_int(raw, name)
 
 
 def parse_metadata(raw: str | None) -> dict[str, str]:
