@@ -110,7 +110,9 @@ def session_create(
     max_chunk = int(settings.UPLOAD_MAX_CHUNK_SIZE)
     max_chunks = int(settings.UPLOAD_MAX_CHUNKS)
     if size is not None:
-        size = parse_int(size, "fileSize")
+        if isinstance(size, int) and not isinstance(size, bool) and size > max_file:
+            raise PayloadTooLarge(f"The file is larger than the limit of {max_file} bytes.")
+        size = parse_int(size, "fileSize", signed=True)
         if size < 0:
             raise BadRequest("fileSize must not be negative.")
         if size > max_file:
