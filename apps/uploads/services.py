@@ -526,6 +526,60 @@ def session_record_result(*, session: UploadSession, **refs: Any) -> UploadSessi
     return session
 
 
+def session_concatenate(
+    *,
+    ctx: Any,
+    parts: list[UploadSession],
+    file_name: str,
+    content_type: str = "",
+    dialect: str = "tus",
+    meta: dict[str, Any] | None = None,
+) -> UploadSession:
+    """A new upload made of finished uploads' bytes, in order (tus ``Upload-Concat: final``).
+
+    ``parts`` are the caller's own COMPLETED uploads (the dialect resolves them, owner-scoped). The
+    new session is staged with one received chunk per part, each pointing at the part's stored
+    bytes, and finalized like any other upload: on S3 the parts become server-side part copies
+    (UploadPartCopy) when each but the last has at least 5 MiB, so no byte passes through here;
+    locally they are composed in the same pass that hashes them.
+    """
+    if not parts:
+        raise BadRequest("A concatenation needs at least one partial upload.")
+    for part in parts:
+        if part.state != State.COMPLETED or part.stored_file_id is None:
+            raise BadRequest(f"The partial upload {part.uid} is not finished.")
+    stored = [part.stored_file for part in parts]
+    place = {(f.storage_alias, f.storage_backend, f.storage_location) for f in stored}
+    if len(place) != 1:
+        raise Conflict("The partial uploads are kept in different storages.")
+    size = sum(f.size for f in stored)
+    max_file = int(settings.UPLOAD_MAX_FILE_SIZE)
+    if size > max_file:
+        raise PayloadTooLarge(f"The file would be larger than the limit of {max_file} bytes.")
+    alias, backend, location = place.pop()
+    expires_in = int(settings.UPLOAD_DEFAULT_EXPIRY_SECONDS)
+    with transaction.atomic():
+        session = UploadSession(
+            client_id=ctx.client_id, org_id=ctx.org_id, created_by_id=ctx.user_id,
+            updated_by_id=ctx.user_id, owner_id=ctx.user_id,
+            file_name=wire.sanitize_file_name(file_name),
+            content_type=wire.normalize_content_type(content_type, dialect),
+            size=size, chunk_count=len(parts), dialect=dialect, state=State.PROCESSING,
+            expires_at=timezone.now() + timedelta(seconds=expires_in), mode=Mode.STAGED,
+            storage_alias=alias, storage_backend=backend, storage_location=location,
+            received_bytes=size, meta=dict(meta or {}),
+        )
+        session.storage_key = stores.session_key(session)
+        session.save()
+        UploadChunk.objects.bulk_create(
+            UploadChunk(session=session, index=n, offset=None, size=f.size, sha256=f.sha256,
+                        storage_key=f.storage_key, received=True)
+            for n, f in enumerate(stored)
+        )
+        _enqueue_finalize(session.pk)
+    return session
+
+
 def stored_file_from_stream(
     *, ctx: Any, stream: Any, length: int | None, file_name: str, content_type: str = "",
     sha256: str | None = None, location: str = "", dialect: str = "single",

@@ -71,7 +71,8 @@ def test_options_advertises_the_server(anon_client, settings):
     assert response["Tus-Version"] == "1.0.0"
     assert response["Tus-Resumable"] == "1.0.0"
     assert response["Tus-Extension"] == (
-        "creation,creation-with-upload,creation-defer-length,termination,checksum,expiration"
+        "creation,creation-with-upload,creation-defer-length,termination,checksum,expiration,"
+        "concatenation"
     )
     assert response["Tus-Max-Size"] == "12345"
     assert response["Tus-Checksum-Algorithm"] == "sha1,sha256,md5"

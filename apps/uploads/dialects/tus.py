@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.urls import path
@@ -23,25 +25,32 @@ from rest_framework.views import APIView
 
 from apps.accounts.permissions import HasRequestContext
 from apps.core.context import get_context
+from apps.core.downloads import file_response
 from apps.core.errors import (
     ApplicationError,
     BadRequest,
     Conflict,
+    Forbidden,
     NotFound,
+    NotReady,
     PayloadTooLarge,
     PreconditionFailed,
     UnsupportedMediaType,
 )
 from apps.core.wire import parse_int
-from apps.uploads import selectors, services
+from apps.uploads import selectors, services, stored_files
 from apps.uploads.models import UploadSession
 from apps.uploads.serializers import AnyRawBodyParser
 from apps.uploads.wire import request_body_stream
 
 TUS_VERSION = "1.0.0"
 TUS_EXTENSIONS = (
-    "creation,creation-with-upload,creation-defer-length,termination,checksum,expiration"
+    "creation,creation-with-upload,creation-defer-length,termination,checksum,expiration,"
+    "concatenation"
 )
+# A final upload is made once its partials are finished; with a worker, a partial's last PATCH
+# may still be finalizing when the client creates the final upload: wait that long for it.
+PARTIAL_SETTLE_SECONDS = 10.0
 CHECKSUM_ALGORITHMS = ("sha1", "sha256", "md5")
 DIGEST_SIZES = {"sha1": 20, "sha256": 32, "md5": 16}
 OFFSET_STREAM = "application/offset+octet-stream"
@@ -175,6 +184,40 @@ def _upload_headers(session: UploadSession) -> dict[str, str]:
     }
 
 
+def parse_concat(raw: str | None) -> tuple[str, list[str]] | None:
+    """Upload-Concat: ``partial``, or ``final;<url> <url> ...`` → ("final", [upload ids])."""
+    if raw is None:
+        return None
+    raw = raw.strip()
+    if raw == "partial":
+        return "partial", []
+    kind, _, urls = raw.partition(";")
+    if kind.strip() != "final" or not urls.strip():
+        raise BadRequest("Upload-Concat must be 'partial' or 'final;<url> <url> ...'.")
+    ids = []
+    for url in (u for u in urls.split(" ") if u):  # ASCII spaces only, as the header is
+        path = urlsplit(url).path.rstrip("/")
+        if "/tus/" not in path:
+            raise BadRequest(f"Upload-Concat names {url[:100]!r}, which is not an upload URL.")
+        ids.append(path.rsplit("/", 1)[-1])
+    if len(ids) > int(settings.UPLOAD_MAX_CHUNKS):
+        raise BadRequest("Upload-Concat names too many partial uploads.")
+    return "final", ids
+
+
+def _partial_for_final(request: Any, upload_id: str) -> UploadSession:
+    """A partial upload named by a final one: the caller's own (404 otherwise), finished."""
+    session = _tus_session(request, upload_id)
+    if session.meta.get("tusConcat") != "partial":
+        raise BadRequest(f"The upload {upload_id} was not created with Upload-Concat: partial.")
+    if session.state == UploadSession.State.PROCESSING:
+        deadline = time.monotonic() + PARTIAL_SETTLE_SECONDS
+        while session.state == UploadSession.State.PROCESSING and time.monotonic() < deadline:
+            time.sleep(0.1)
+            session.refresh_from_db()
+    return session
+
+
 def _tus_session(request: Any, upload_id: str) -> UploadSession:
     """The caller's tus upload; terminated ones answer 404 (others' and unknown ones too)."""
     session = selectors.session_for_owner(get_context(request), upload_id)
@@ -195,7 +238,10 @@ class TusView(APIView):
     parser_classes = (OffsetOctetStreamParser, AnyRawBodyParser)
 
     def initial(self, request, *args: Any, **kwargs: Any) -> None:
-        if request.method != "OPTIONS" and request.headers.get("Tus-Resumable") != TUS_VERSION:
+        # Discovery and downloads are plain HTTP (tusd serves GET without Tus-Resumable).
+        if request.method not in ("OPTIONS", "GET") and (
+            request.headers.get("Tus-Resumable") != TUS_VERSION
+        ):
             raise PreconditionFailed(
                 f"Tus-Resumable {TUS_VERSION} is required.", headers={"Tus-Version": TUS_VERSION}
             )
@@ -243,6 +289,9 @@ class TusCreateView(TusView):
     )
     def post(self, request) -> Response:
         ctx = get_context(request)
+        concat = parse_concat(request.headers.get("Upload-Concat"))
+        if concat is not None and concat[0] == "final":
+            return self._create_final(request, ctx, concat[1])
         size = _header_int(request, "Upload-Length")
         defer = request.headers.get("Upload-Defer-Length")
         if defer is not None and defer.strip() != "1":
@@ -256,13 +305,16 @@ class TusCreateView(TusView):
         if with_body and _media_type(request) != OFFSET_STREAM:
             raise UnsupportedMediaType(f"A creation body must be {OFFSET_STREAM}.")
 
+        meta = {"tusMetadata": raw_metadata} if raw_metadata else {}
+        if concat is not None:
+            meta["tusConcat"] = "partial"
         session = services.session_create(
             ctx=ctx,
             file_name=metadata.get("filename") or metadata.get("name") or "upload",
             content_type=metadata.get("filetype") or metadata.get("type") or "",
             size=size,
             dialect="tus",
-            meta={"tusMetadata": raw_metadata} if raw_metadata else None,
+            meta=meta,
         )
         if with_body or size == 0:
             try:
@@ -273,6 +325,38 @@ class TusCreateView(TusView):
         response = Response(status=201, headers=_upload_headers(session))
         response["Location"] = _upload_url(request, session)
         return response
+
+    def _create_final(self, request: Any, ctx: Any, part_ids: list[str]) -> Response:
+        """``Upload-Concat: final``: the partials' bytes in order, as a new (finished) upload."""
+        if request.headers.get("Upload-Length") is not None or _has_body(request):
+            raise BadRequest("A final upload takes neither Upload-Length nor a body.")
+        raw_metadata = request.headers.get("Upload-Metadata") or ""
+        metadata = parse_metadata(raw_metadata)
+        parts = [_partial_for_final(request, upload_id) for upload_id in part_ids]
+        meta = {"tusConcat": "final", "tusParts": [str(p.uid) for p in parts]}
+        if raw_metadata:
+            meta["tusMetadata"] = raw_metadata
+        session = services.session_concatenate(
+            ctx=ctx, parts=parts,
+            file_name=metadata.get("filename") or metadata.get("name") or "upload",
+            content_type=metadata.get("filetype") or metadata.get("type") or "",
+            meta=meta,
+        )
+        session.refresh_from_db()
+        response = Response(status=201, headers=_upload_headers(session))
+        response["Location"] = _upload_url(request, session)
+        return response
+
+
+def _concat_header(request: Any, session: UploadSession) -> str | None:
+    kind = session.meta.get("tusConcat")
+    if kind == "partial":
+        return "partial"
+    if kind == "final":
+        base = (settings.PUBLIC_BASE_URL or request.build_absolute_uri("/")).rstrip("/")
+        urls = " ".join(f"{base}/api/v1/tus/{uid}" for uid in session.meta.get("tusParts", []))
+        return f"final;{urls}"
+    return None
 
 
 class TusUploadView(TusView):
@@ -292,6 +376,11 @@ class TusUploadView(TusView):
         # A PATCH of this upload may still be draining (its client aborted it and asks at once):
         # it is asked to stop and save, so the offset answered is the true one.
         session = services.session_quiesce(session=_tus_session(request, upload_id))
+        concat = _concat_header(request, session)
+        if concat is not None:
+            response_concat = {"Upload-Concat": concat}
+        else:
+            response_concat = {}
         response = Response(status=200, headers=_upload_headers(session))
         if session.size is None:
             response["Upload-Defer-Length"] = "1"
@@ -299,8 +388,43 @@ class TusUploadView(TusView):
             response["Upload-Length"] = str(session.size)
         if session.meta.get("tusMetadata"):
             response["Upload-Metadata"] = session.meta["tusMetadata"]
+        for name, value in response_concat.items():
+            response[name] = value
         response["Cache-Control"] = "no-store"
         return response
+
+    @extend_schema(
+        tags=TAGS, operation_id="tus_download",
+        parameters=[
+            OpenApiParameter("Range", str, OpenApiParameter.HEADER,
+                             description="One byte range (bytes=first-last, first-, -suffix)"),
+            OpenApiParameter("If-None-Match", str, OpenApiParameter.HEADER,
+                             description="The ETag (quoted SHA-256) already held: 304"),
+        ],
+        responses={
+            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            206: OpenApiResponse(description="The requested byte range"),
+            304: OpenApiResponse(description="Not modified"),
+            409: OpenApiResponse(description="Not finished yet (Retry-After while processing)"),
+        },
+        summary="The finished upload's bytes (as tusd serves them; Tus-Resumable not needed)",
+    )
+    def get(self, request, upload_id: str):
+        session = _tus_session(request, upload_id)
+        if session.state == UploadSession.State.PROCESSING:
+            raise NotReady("The upload is still being processed.", retry_after=1)
+        if session.state != UploadSession.State.COMPLETED or session.stored_file is None:
+            raise Conflict(
+                f"The upload is not finished: {session.received_bytes} of "
+                f"{session.size if session.size is not None else 'an unknown number of'} bytes.",
+                headers={"Upload-Offset": str(session.received_bytes)},
+            )
+        stored = session.stored_file
+        return file_response(
+            request, storage=stored_files.stored_file_storage(stored), key=stored.storage_key,
+            size=stored.size, sha256=stored.sha256, file_name=session.file_name,
+            content_type=session.content_type or stored.content_type or "application/octet-stream",
+        )
 
     @extend_schema(
         tags=TAGS, operation_id="tus_patch",
@@ -325,6 +449,8 @@ class TusUploadView(TusView):
     )
     def patch(self, request, upload_id: str) -> Response:
         session = _tus_session(request, upload_id)
+        if session.meta.get("tusConcat") == "final":
+            raise Forbidden("A final upload is made of its partial uploads; it takes no PATCH.")
         if _media_type(request) != OFFSET_STREAM:
             raise UnsupportedMediaType(f"PATCH bodies must be {OFFSET_STREAM}.")
         offset = _header_int(request, "Upload-Offset")
