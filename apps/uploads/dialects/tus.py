@@ -188,7 +188,7 @@ def parse_concat(raw: str | None) -> tuple[str, list[str]] | None:
     """Upload-Concat: ``partial``, or ``final;<url> <url> ...`` → ("final", [upload ids])."""
     if raw is None:
         return None
-    raw = raw.strip()
+    raw = raw.strip(" \t")  # HTTP's optional white space, nothing else
     if raw == "partial":
         return "partial", []
     kind, _, urls = raw.partition(";")
