@@ -28,7 +28,15 @@ $(NUXEO_CLIENT_STAMP): $(NUXEO_CLIENT_REQS)
 	rm -f $(NUXEO_CLIENT_VENV)/.installed-*
 	touch $@
 
-peer-clients: $(NUXEO_CLIENT_STAMP)
+# tus-js-client (the client under Uppy), pinned in tests/tus_js/package-lock.json.
+TUS_JS_STAMP := tests/tus_js/node_modules/.installed-$(shell sha1sum tests/tus_js/package-lock.json | cut -c1-12)
+
+$(TUS_JS_STAMP): tests/tus_js/package-lock.json
+	@command -v npm >/dev/null || { echo "node and npm are needed for the tus-js-client tests (Debian: apt-get install nodejs npm)"; exit 1; }
+	cd tests/tus_js && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+peer-clients: $(NUXEO_CLIENT_STAMP) $(TUS_JS_STAMP)
 
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
