@@ -7,6 +7,7 @@ class DmsConfig(AppConfig):
     verbose_name = "Documents"
 
     def ready(self) -> None:
-        from apps.dms import engine, services, signals  # noqa: F401 - connects the receivers
+        from apps.dms import services, signals  # noqa: F401 - connects the receivers
+        from apps.uploads import finalize as upload_finalize
 
-        engine.completion_hook_register(services.upload_completed)
+        upload_finalize.register_completion_hook(services.upload_completed)

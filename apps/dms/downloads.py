@@ -50,7 +50,7 @@ def file_response(
 
         return downloads.file_response(request, opener=open_at, **common)
 
-    from apps.dms.engine import stored_file_storage
+    from apps.uploads.stored_files import stored_file_storage
 
     return downloads.file_response(
         request, storage=stored_file_storage(stored_file), key=stored_file.storage_key, **common

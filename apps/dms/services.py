@@ -26,12 +26,14 @@ from django.db import IntegrityError, transaction
 
 from apps.core.context import RequestContext
 from apps.core.errors import BadRequest, Conflict, Gone, NotFound, NotReady, PayloadTooLarge
-from apps.dms import engine
 from apps.dms.access import org_write_check, record_org_check, record_resolve
 from apps.dms.content import SNIFF_BYTES, content_type_sniff, file_name_sanitize
 from apps.dms.models import Archive, DMSFile, Image, Thumbnail, ThumbnailStatus
 from apps.dms.selectors import dms_files_qs
 from apps.dms.thumbnails import thumbnail_supported, thumbnails_render
+from apps.uploads import selectors as upload_selectors
+from apps.uploads import services as upload_services
+from apps.uploads import stored_files
 
 logger = logging.getLogger("ledgerdoc.dms")
 
@@ -43,7 +45,7 @@ FOLDER_TYPES = {"Folder", "Workspace", "Domain", "WorkspaceRoot", "OrderedFolder
 
 def stored_file_content_type(stored_file: Any, file_name: str = "") -> str:
     """Sniffed from the first bytes of the stored content (the client's word is not trusted)."""
-    handle = engine.stored_file_open(stored_file)
+    handle = stored_files.stored_file_open(stored_file)
     try:
         head = handle.read(SNIFF_BYTES)
     finally:
@@ -67,11 +69,11 @@ def thumbnails_enqueue(stored_file: Any) -> None:
 
 
 def _retain(stored_file: Any) -> None:
-    engine.stored_file_retain(stored_file=stored_file)
+    stored_files.stored_file_retain(stored_file=stored_file)
 
 
 def _release(stored_file: Any) -> None:
-    engine.stored_file_release(stored_file=stored_file)
+    stored_files.stored_file_release(stored_file=stored_file)
 
 
 # --- org access -----------------------------------------------------------------------------------
@@ -206,7 +208,7 @@ def file_pending_create(
     name = file_name_sanitize(name)
     _check_parent(ctx, parent)
     _writes_check(ctx, parent=parent)
-    session = engine.session_create(
+    session = upload_services.session_create(
         ctx=ctx, file_name=name, content_type=content_type, size=size, chunk_size=None,
         chunk_count=chunk_count, dialect=dialect,
     )
@@ -221,12 +223,12 @@ def pending_file_chunk_accept(
     its uploader."""
     if dms_file.upload_session_id is None or dms_file.stored_file_id:
         raise BadRequest("This file is already uploaded.", code="already_uploaded")
-    session = engine.session_for_owner(ctx, engine.session_id(dms_file.upload_session))
+    session = upload_selectors.session_for_owner(ctx, dms_file.upload_session.uid)
     _writes_check(ctx, rows=[dms_file], new_row=False)
-    chunk_count = engine.session_chunk_count(session)
+    chunk_count = session.planned_chunk_count
     if not 0 <= index < chunk_count:
         raise BadRequest(f"chunk_number must be between 1 and {chunk_count}.", code="chunk_number")
-    engine.chunk_accept(session=session, stream=stream, length=length, index=index, offset=offset)
+    upload_services.chunk_accept(session=session, stream=stream, length=length, index=index, offset=offset)
     return dms_file_resolve(dms_file)
 
 
@@ -241,7 +243,7 @@ def dms_file_resolve(dms_file: DMSFile) -> DMSFile:
             raise NotFound("No such file.")
         if locked.stored_file_id is None and locked.upload_session_id is not None:
             session = locked.upload_session
-            stored_file = engine.session_stored_file(session)
+            stored_file = session.finished_file
             if stored_file is not None:
                 content_type = stored_file_content_type(stored_file, locked.name)
                 _retain(stored_file)
@@ -254,7 +256,7 @@ def dms_file_resolve(dms_file: DMSFile) -> DMSFile:
                 if locked.thumbnails_status == ThumbnailStatus.WAITING:
                     thumbnails_enqueue(stored_file)
                 # The file now holds its own reference: the upload was only the vehicle.
-                engine.session_cancel(session)
+                upload_services.session_cancel(session=session)
     dms_file.refresh_from_db()
     return dms_file
 
@@ -272,9 +274,10 @@ def upload_completed(session: Any) -> None:
 
 def upload_stored_file(session: Any) -> Any:
     """The StoredFile of a completed upload; 409 + Retry-After while it is being finalized."""
-    state = engine.session_state(session)
+    session.refresh_from_db(fields=["state", "stored_file"])
+    state = session.state
     if state == "COMPLETED":
-        stored_file = engine.session_stored_file(session)
+        stored_file = session.finished_file
         if stored_file is not None:
             return stored_file
     if state in {"PROCESSING", "COMPLETED"}:
@@ -294,7 +297,7 @@ def document_from_upload(
     _writes_check(ctx, parent=parent)
     stored_file = upload_stored_file(session)
     return file_place(
-        ctx=ctx, stored_file=stored_file, name=name or engine.session_file_name(session),
+        ctx=ctx, stored_file=stored_file, name=name or session.file_name,
         parent=parent, table_name=table_name, record_id=record_id, title=title,
         doc_type=doc_type, blob_name=blob_name,
     )
@@ -324,7 +327,7 @@ def document_update(
             raise Conflict("This file is still being uploaded.", code="upload_in_progress")
         stored_file = upload_stored_file(session)
         old = locked.stored_file if locked.stored_file_id else None
-        name = blob_name or engine.session_file_name(session) or locked.name
+        name = blob_name or session.file_name or locked.name
         content_type = stored_file_content_type(stored_file, name)
         _retain(stored_file)
         locked.stored_file = stored_file
@@ -385,7 +388,7 @@ def attachment_add_bytes(
         name=name,
     ).exists():
         raise Conflict(f"An attachment named '{name}' already exists.", code="attachment_exists")
-    session = engine.upload_from_bytes(ctx=ctx, data=data, file_name=name)
+    session = upload_services.session_from_stream(ctx=ctx, stream=io.BytesIO(data), size=len(data), file_name=name)
     try:
         stored_file = upload_stored_file(session)
         return attachment_add(
@@ -393,7 +396,7 @@ def attachment_add_bytes(
         )
     finally:
         # The one-shot session only carried the bytes: drop it and its reference.
-        engine.session_cancel(session)
+        upload_services.session_cancel(session=session)
 
 
 # --- attachments from a ZIP archive ---------------------------------------------------------------
@@ -527,7 +530,7 @@ def attachments_add_zip(
             for entry in entries:
                 try:
                     with archive.open(entry.info) as stream:
-                        session = engine.upload_from_stream(
+                        session = upload_services.session_from_stream(
                             ctx=ctx, stream=stream, size=entry.size, file_name=entry.name,
                         )
                 except _ZIP_STREAM_ERRORS as error:  # a corrupt entry, found while it is stored
@@ -544,7 +547,7 @@ def attachments_add_zip(
                 ]
         finally:
             for session in sessions:
-                engine.session_cancel(session)
+                upload_services.session_cancel(session=session)
 
 
 @transaction.atomic
@@ -633,7 +636,7 @@ def upload_copy(
     record_ref: Any | None,
 ) -> CopyResult:
     """Place a completed upload as an archive, an image or an attachment of a record."""
-    location = (location or engine.session_location(session) or "").upper()
+    location = (location or session.location or "").upper()
     if location not in COPY_LOCATIONS:
         raise BadRequest(
             f"copyLocation must be one of {', '.join(COPY_LOCATIONS)}.", code="copy_location"
@@ -646,11 +649,11 @@ def upload_copy(
     _writes_check(ctx, record=record)
     with transaction.atomic():
         stored_file = upload_stored_file(session)
-        name = engine.session_file_name(session)
+        name = session.file_name
         if location == "IMAGE":
             target = image_create(ctx=ctx, stored_file=stored_file, name=name)
             table, record_id, record_uid = "AD_Image", target.pk, str(target.uid)
-            engine.session_record_result(session, imageId=target.pk)
+            upload_services.session_record_result(session=session, imageId=target.pk)
         elif location == "ARCHIVE":
             target = archive_create(ctx=ctx, stored_file=stored_file, name=name, record=record)
             table = record._meta.db_table if record is not None else ""
@@ -687,10 +690,11 @@ def _pending_upload_of_caller(ctx: RequestContext, dms_file: DMSFile, *, target:
     file itself (which they may read) as for a folder holding it, and the upload goes on. A dead
     upload (cancelled, expired) has nothing left to cancel: None."""
     session = dms_file.upload_session
-    if engine.session_state(session) in {"CANCELLED", "EXPIRED"} or session.is_expired:
+    session.refresh_from_db(fields=["state", "stored_file"])
+    if session.state in {"CANCELLED", "EXPIRED"} or session.is_expired:
         return None
     try:
-        return engine.session_for_owner(ctx, engine.session_id(session))
+        return upload_selectors.session_for_owner(ctx, session.uid)
     except Gone:  # the owner's, expired meanwhile
         return None
     except NotFound:
@@ -739,7 +743,7 @@ def dms_file_delete(*, ctx: RequestContext, dms_file: DMSFile) -> int:
         _delete_one(node)
     for session in uploads:
         if session is not None:
-            engine.session_cancel(session)
+            upload_services.session_cancel(session=session)
     return len(doomed)
 
 
@@ -753,7 +757,7 @@ def _thumbnail_key(stored_file: Any, index: int) -> str:
 
 def thumbnails_build(*, stored_file_id: int) -> list[Thumbnail]:
     """Render and keep the thumbnails of one StoredFile, then mark its documents done (idempotent)."""
-    stored_file = engine.stored_file_get(stored_file_id)
+    stored_file = upload_selectors.stored_file_by_id(stored_file_id)
     if stored_file is None:
         return []
     existing = list(Thumbnail.objects.filter(stored_file=stored_file))
@@ -764,7 +768,7 @@ def thumbnails_build(*, stored_file_id: int) -> list[Thumbnail]:
     if not thumbnail_supported(content_type):
         _thumbnails_mark(stored_file, ThumbnailStatus.NONE)
         return []
-    handle = engine.stored_file_open(stored_file)
+    handle = stored_files.stored_file_open(stored_file)
     try:
         rendered = thumbnails_render(handle, content_type)
     except Exception:
@@ -774,7 +778,7 @@ def thumbnails_build(*, stored_file_id: int) -> list[Thumbnail]:
     finally:
         handle.close()
     made = []
-    storage = engine.stored_file_storage(stored_file)  # beside the bytes, not the worker's default
+    storage = stored_files.stored_file_storage(stored_file)  # beside the bytes, not the worker's default
     for item in rendered:
         key = _thumbnail_key(stored_file, item.index)
         if storage.exists(key):
@@ -803,8 +807,8 @@ def _thumbnails_mark(stored_file: Any, status: str) -> None:
 
 def thumbnail_storage(thumbnail: Thumbnail) -> Any:
     """Where a thumbnail's bytes are: the storage of its StoredFile (the default if it is gone)."""
-    stored_file = engine.stored_file_get(thumbnail.stored_file_id)
-    return engine.stored_file_storage(stored_file) if stored_file is not None else default_storage
+    stored_file = upload_selectors.stored_file_by_id(thumbnail.stored_file_id)
+    return stored_files.stored_file_storage(stored_file) if stored_file is not None else default_storage
 
 
 def thumbnail_open(thumbnail: Thumbnail) -> Any:

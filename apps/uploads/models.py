@@ -165,6 +165,22 @@ class UploadSession(TenantModel):
     def is_open(self) -> bool:
         return self.state in self.OPEN_STATES
 
+    @property
+    def planned_chunk_count(self) -> int:
+        """How many chunks the client was told to send (1 when it could not be told)."""
+        if self.chunk_count:
+            return int(self.chunk_count)
+        if self.size and self.chunk_size:
+            return max(-(-self.size // self.chunk_size), 1)
+        return 1
+
+    @property
+    def finished_file(self) -> StoredFile | None:
+        """The stored file of a COMPLETED upload, else None."""
+        if self.state != self.State.COMPLETED or self.stored_file_id is None:
+            return None
+        return self.stored_file
+
 
 class UploadChunk(models.Model):
     """One received chunk. ``received=False`` is a claim while its body streams in."""

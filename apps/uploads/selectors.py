@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -9,7 +10,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from apps.core.errors import Gone, NotFound
-from apps.uploads.models import Batch, UploadChunk, UploadSession
+from apps.uploads.models import Batch, StoredFile, UploadChunk, UploadSession
 
 
 def _uuid(value: Any) -> uuid.UUID | None:
@@ -83,3 +84,28 @@ def batch_session(batch: Batch, batch_index: str) -> UploadSession | None:
         .order_by("-created", "-id")
         .first()
     )
+
+
+def batch_slot(batch: Batch, batch_index: str) -> UploadSession:
+    """The live upload in a batch's file slot; 404 when the slot is empty."""
+    session = batch_session(batch, str(batch_index))
+    if session is None:
+        raise NotFound(f"No file {batch_index} in batch {batch.uid}.")
+    return session
+
+
+def session_wait_settled(session: UploadSession, *, seconds: float, poll: float = 0.1) -> str:
+    """Wait up to ``seconds`` while a finished upload is being finalized (PROCESSING); its state.
+
+    For dialects whose clients use an upload the moment its last byte was accepted (a Nuxeo batch
+    file is a blob at once) while finalize runs on a worker. Call it outside a transaction."""
+    deadline = time.monotonic() + seconds
+    session.refresh_from_db(fields=["state", "stored_file"])
+    while session.state == UploadSession.State.PROCESSING and time.monotonic() < deadline:
+        time.sleep(poll)
+        session.refresh_from_db(fields=["state", "stored_file"])
+    return str(session.state)
+
+
+def stored_file_by_id(stored_file_id: int) -> StoredFile | None:
+    return StoredFile.objects.filter(pk=stored_file_id).first()

@@ -580,6 +580,33 @@ def session_concatenate(
     return session
 
 
+def session_from_stream(*, ctx: Any, stream: Any, size: int, file_name: str) -> UploadSession:
+    """A finished upload of ``size`` bytes read from ``stream`` (a ZIP entry, a base64 body), in
+    chunks of at most UPLOAD_MAX_CHUNK_SIZE, finalized here if no worker has yet (so call it
+    outside a transaction, or finalize would wait for the commit). On any failure the session is
+    cancelled: nothing of it stays behind."""
+    from apps.uploads import finalize
+
+    piece = int(settings.UPLOAD_MAX_CHUNK_SIZE)
+    count = max(1, math.ceil(size / piece))
+    session = session_create(
+        ctx=ctx, file_name=file_name, size=size, chunk_size=piece if count > 1 else None,
+        chunk_count=count, dialect="json",
+    )
+    try:
+        for index in range(count):
+            length = min(piece, size - index * piece) if count > 1 else size
+            chunk_accept(session=session, stream=stream, length=length, index=index)
+        session.refresh_from_db()
+        if session.stored_file_id is None and session.state in {State.PROCESSING, State.UPLOADING}:
+            finalize.session_finalize(session_id=session.pk)
+            session.refresh_from_db()
+    except BaseException:
+        session_cancel(session=session)
+        raise
+    return session
+
+
 def stored_file_from_stream(
     *, ctx: Any, stream: Any, length: int | None, file_name: str, content_type: str = "",
     sha256: str | None = None, location: str = "", dialect: str = "single",

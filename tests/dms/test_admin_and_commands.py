@@ -88,9 +88,9 @@ def test_thumbnail_bytes_go_with_the_stored_file(garden_user, joe, storage):
 def test_thumbnails_are_kept_beside_their_stored_file(garden_user, joe, storage, settings, tmp_path):
     """A worker whose default storage differs (another node, another test) still writes and serves
     thumbnails next to the stored file's bytes."""
-    from apps.dms import engine
     from apps.dms.models import Thumbnail
     from apps.dms.services import thumbnail_open, thumbnails_build
+    from apps.uploads import stored_files
 
     dms_file = _attach(garden_user, joe, "k.png", png_bytes(40, 30, "blue"))
     Thumbnail.objects.filter(stored_file_id=dms_file.stored_file_id).delete()
@@ -99,7 +99,7 @@ def test_thumbnails_are_kept_beside_their_stored_file(garden_user, joe, storage,
         "OPTIONS": {"location": str(tmp_path / "elsewhere")},
     }}
     [thumbnail] = thumbnails_build(stored_file_id=dms_file.stored_file_id)
-    home = engine.stored_file_storage(dms_file.stored_file)
+    home = stored_files.stored_file_storage(dms_file.stored_file)
     assert home.exists(thumbnail.storage_key)
     assert not default_storage.exists(thumbnail.storage_key)
     with thumbnail_open(thumbnail) as handle:

@@ -21,9 +21,11 @@ from rest_framework.views import APIView
 
 from apps.core.context import get_context
 from apps.core.errors import BadRequest, PayloadTooLarge
-from apps.dms import engine, selectors, services
+from apps.dms import selectors, services
 from apps.dms.access import record_resolve
 from apps.dms.downloads import READ_PIECE, content_disposition, file_response
+from apps.uploads import selectors as upload_selectors
+from apps.uploads import stored_files
 
 TAGS = ["attachments"]
 
@@ -116,7 +118,7 @@ class RecordAttachmentView(APIView):
             if dms_file.stored_file.size > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
                 raise PayloadTooLarge("The attachment is too large for a JSON answer; "
                                       "download its bytes instead.")
-            handle = engine.stored_file_open(dms_file.stored_file)
+            handle = stored_files.stored_file_open(dms_file.stored_file)
             try:
                 data = base64.b64encode(handle.read()).decode("ascii")
             finally:
@@ -169,7 +171,7 @@ def zip_stream(files: list[Any]) -> Iterator[bytes]:
         for dms_file in files:
             info = zipfile.ZipInfo(dms_file.name, date_time=dms_file.updated.timetuple()[:6])
             info.compress_type = zipfile.ZIP_DEFLATED
-            handle = engine.stored_file_open(dms_file.stored_file)
+            handle = stored_files.stored_file_open(dms_file.stored_file)
             try:
                 with archive.open(info, "w", force_zip64=True) as entry:
                     while piece := handle.read(READ_PIECE):
@@ -243,7 +245,7 @@ class UploadCopyView(APIView):
         ctx = get_context(request)
         body = UploadCopyIn(data=request.data)
         body.is_valid(raise_exception=True)
-        session = engine.session_for_owner(ctx, upload_id)
+        session = upload_selectors.session_for_owner(ctx, upload_id)
         result = services.upload_copy(
             ctx=ctx, session=session, location=body.validated_data.get("copyLocation") or "",
             table_name=body.validated_data.get("tableName"),

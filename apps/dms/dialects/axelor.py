@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from apps.core.context import get_context
 from apps.core.errors import BadRequest, NotFound
-from apps.dms import engine, selectors, services
+from apps.dms import selectors, services
 from apps.dms.access import record_resolve
 from apps.dms.content import file_name_sanitize
 from apps.dms.dialects.common import (
@@ -30,6 +30,8 @@ from apps.dms.dialects.common import (
 )
 from apps.dms.downloads import file_response
 from apps.dms.models import DMSFile
+from apps.uploads import selectors as upload_selectors
+from apps.uploads import services as upload_services
 
 TAGS = ["axelor"]
 
@@ -66,11 +68,11 @@ def _size_text(size: int) -> str:
 
 
 def _meta_file_json(session: Any) -> dict[str, Any]:
-    size = engine.session_size(session) or 0
-    name = engine.session_file_name(session)
+    size = session.size or 0
+    name = session.file_name
     return {
-        "id": str(engine.session_id(session)), "fileName": name, "filePath": name,
-        "fileType": engine.session_content_type(session), "fileSize": size,
+        "id": str(session.uid), "fileName": name, "filePath": name,
+        "fileType": (session.content_type or "application/octet-stream"), "fileSize": size,
         "sizeText": _size_text(size), "version": 0,
     }
 
@@ -101,7 +103,7 @@ class AxelorUploadView(APIView):
         if offset == 0 and not file_id:
             name = file_name_sanitize(request.headers.get("X-File-Name"))
             # Axelor chunks may have any size: the engine appends each at its offset.
-            session = engine.session_create(
+            session = upload_services.session_create(
                 ctx=ctx, file_name=name,
                 content_type=request.headers.get("X-File-Type", "") or "application/octet-stream",
                 size=size, chunk_size=None, chunk_count=None, dialect="axelor",
@@ -109,19 +111,19 @@ class AxelorUploadView(APIView):
         else:
             if not file_id:
                 raise BadRequest("X-File-Id is required after the first chunk.", code="file_id")
-            session = engine.session_for_owner(ctx, file_id)
-            if engine.session_size(session) != size:
+            session = upload_selectors.session_for_owner(ctx, file_id)
+            if session.size != size:
                 raise BadRequest("X-File-Size differs from the first chunk's.", code="size_changed")
             # Axelor appends: a chunk must start where the received bytes end.
-            received = engine.session_received_size(session)
+            received = session.received_bytes
             if offset != received:
                 raise BadRequest(f"Invalid offset {offset}: {received} bytes received so far.",
                                  code="invalid_offset")
-        result = engine.chunk_accept(
+        result = upload_services.chunk_accept(
             session=session, stream=stream, length=length, index=None, offset=offset
         )
         if offset + length < size:
-            return Response({"fileId": str(engine.session_id(session))})
+            return Response({"fileId": str(session.uid)})
         return Response(_meta_file_json(result.session))
 
 
@@ -241,13 +243,13 @@ class DMSAttachmentsView(APIView):
                 raise BadRequest(f"{where} needs an id.", code="record_id")
             meta_ids.append(str(meta_id))
         record = record_resolve(ctx, _table_of(model), record_id, write=True)
-        sessions = [engine.session_for_owner(ctx, meta_id) for meta_id in meta_ids]
+        sessions = [upload_selectors.session_for_owner(ctx, meta_id) for meta_id in meta_ids]
         placed = []
         for session in sessions:
             stored_file = services.upload_stored_file(session)
             placed.append(services.attachment_add(
                 ctx=ctx, record=record, stored_file=stored_file,
-                name=engine.session_file_name(session), overwrite=True,
+                name=session.file_name, overwrite=True,
             ))
         return Response({"data": [_file_json(f) for f in placed]})
 

@@ -27,11 +27,13 @@ from rest_framework.views import APIView
 from apps.core.context import RequestContext, get_context
 from apps.core.errors import BadRequest, MethodNotAllowed, NotFound
 from apps.core.wire import parse_int
-from apps.dms import engine, selectors, services
+from apps.dms import selectors, services
 from apps.dms.dialects.common import field_ref, field_str, json_object, truthy
 from apps.dms.downloads import file_response
 from apps.dms.models import DMSFile
 from apps.dms.services import FOLDER_TYPES
+from apps.uploads import batches as upload_batches
+from apps.uploads import selectors as upload_selectors
 
 TAGS = ["nuxeo"]
 REPOSITORY = "default"
@@ -225,7 +227,7 @@ class NuxeoDocumentBase(APIView):
         if session is None:
             raise BadRequest("file:content needs upload-batch and upload-fileId.",
                              code="file_content")
-        blob_name = engine.session_file_name(session)
+        blob_name = session.file_name
         created = services.document_from_upload(
             ctx=ctx, session=session, name=doc_name or title or blob_name,
             parent=folder, title=title, doc_type=doc_type or "File", blob_name=blob_name,
@@ -248,7 +250,7 @@ class NuxeoDocumentBase(APIView):
         batch, session = self._batch_session(ctx, content)
         updated = services.document_update(
             ctx=ctx, dms_file=dms_file, title=title, session=session,
-            blob_name=engine.session_file_name(session) if session is not None else "",
+            blob_name=session.file_name if session is not None else "",
         )
         self._drop_batch(request, ctx, batch)
         return Response(document_json(updated, request=request))
@@ -302,15 +304,15 @@ class NuxeoDocumentBase(APIView):
             return None, None
         batch_ref = field_ref(content, "upload-batch", "file:content.")
         file_ref = field_ref(content, "upload-fileId", "file:content.")
-        batch = engine.batch_for_owner(ctx, str(batch_ref))
-        session = engine.batch_session(batch, str(file_ref if file_ref is not None else "0"))
-        engine.session_wait_settled(session, seconds=BLOB_SETTLE_SECONDS)
+        batch = upload_selectors.batch_for_owner(ctx, str(batch_ref))
+        session = upload_selectors.batch_slot(batch, str(file_ref if file_ref is not None else "0"))
+        upload_selectors.session_wait_settled(session, seconds=BLOB_SETTLE_SECONDS)
         return batch, session
 
     @staticmethod
     def _drop_batch(request: Request, ctx: RequestContext, batch: Any) -> None:
         if batch is not None and not truthy(request.headers.get("X-Batch-No-Drop")):
-            engine.batch_drop(ctx, batch)
+            upload_batches.batch_drop(batch=batch)
 
 
 def _split_adapter(doc_path: str) -> tuple[str, str]:

@@ -22,7 +22,7 @@ from apps.accounts.models import Client
 from apps.core.context import RequestContext, get_context
 from apps.core.errors import NotFound, NotReady, UnsupportedMediaType
 from apps.core.wire import parse_int
-from apps.dms import engine, selectors, services
+from apps.dms import selectors, services
 from apps.dms.content import file_name_sanitize
 from apps.dms.dialects.common import query_int, raw_body, truthy
 from apps.dms.downloads import file_response
@@ -85,13 +85,13 @@ def resource_json(dms_file: DMSFile, client: Client, company_ref: str) -> dict[s
     thumbnails = selectors.thumbnails_of(dms_file.stored_file_id)
     base = f"{PREFIX}/companies/{company_ref}/files/{dms_file.uid}"
     session = dms_file.upload_session if dms_file.upload_session_id else None
-    chunks = engine.session_chunk_count(session) if session is not None else 1
+    chunks = session.planned_chunk_count if session is not None else 1
     return {"resource": {
         "id": str(dms_file.uid), "company_id": str(client.uid),
         "user_id": str(dms_file.owner.uid) if dms_file.owner_id else "",
         "created_at": _ms(dms_file.created), "updated_at": _ms(dms_file.updated),
         "metadata": {"name": dms_file.name, "mime": dms_file.content_type
-                     or (engine.session_content_type(session) if session is not None else ""),
+                     or ((session.content_type or "application/octet-stream") if session is not None else ""),
                      "thumbnails_status": _status(dms_file)},
         "thumbnails": [{
             "index": t.index, "id": f"{dms_file.uid}-{t.index}", "type": t.content_type,

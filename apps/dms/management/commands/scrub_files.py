@@ -6,7 +6,7 @@ import hashlib
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.dms import engine
+from apps.uploads import stored_files
 
 READ_PIECE = 1024 * 1024
 
@@ -39,7 +39,7 @@ class Command(BaseCommand):
         digest = hashlib.sha256()
         size = 0
         try:
-            handle = engine.stored_file_open(stored_file)
+            handle = stored_files.stored_file_open(stored_file)
         except (OSError, FileNotFoundError) as exc:
             return f"unreadable ({exc.__class__.__name__})"
         except Exception as exc:  # noqa: BLE001 - a missing S3 object raises botocore errors
