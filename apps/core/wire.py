@@ -117,3 +117,23 @@ class IntegerField(serializers.IntegerField):
         except BadRequest as exc:
             raise serializers.ValidationError(str(exc.detail), code="invalid") from None
         return number
+
+
+class CharField(serializers.CharField):
+    """DRF's text field takes ``0`` for ``"0"``: a JSON body's text field must be a JSON string."""
+
+    default_error_messages = {"invalid": "Must be a string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class ChoiceField(serializers.ChoiceField):
+    """A choice of strings that must arrive as a JSON string (DRF matches ``1`` to ``"1"``)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid_choice", input=data)
+        return super().to_internal_value(data)

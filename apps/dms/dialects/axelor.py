@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from apps.core.context import get_context
 from apps.core.errors import BadRequest, NotFound
+from apps.core.openapi import problems
 from apps.dms import engine, selectors, services
 from apps.dms.access import record_resolve
 from apps.dms.content import file_name_sanitize
@@ -125,13 +126,35 @@ class AxelorUploadView(APIView):
         return Response(_meta_file_json(result.session))
 
 
+_AXELOR_REF = {"oneOf": [{"type": "integer", "minimum": 0}, {"type": "string"}]}
+AXELOR_FOLDER_IN = {
+    "type": "object",
+    "description": "A new folder (also accepted wrapped as Axelor's envelope {\"data\": {...}}).",
+    "properties": {
+        "fileName": {"type": "string", "minLength": 1},
+        "isDirectory": {"type": "boolean", "enum": [True], "nullable": True,
+                        "description": "Files are not created here: false is refused."},
+        "parent": {
+            "oneOf": [
+                {"type": "object", "properties": {"id": {**_AXELOR_REF, "nullable": True}}},
+                {"type": "integer", "minimum": 0},
+                {"type": "string"},
+            ],
+            "nullable": True,
+            "description": "The parent folder ({id}, or its id): none (or no id) for the root.",
+        },
+    },
+    "required": ["fileName"],
+}
+
+
 class DMSFilesView(APIView):
     """``GET /ws/dms/files?parent=&pattern=`` and ``POST /ws/dms/files`` (new folder)."""
 
     @extend_schema(
         tags=TAGS,
         parameters=[OpenApiParameter("parent", int), OpenApiParameter("pattern", str)],
-        responses={200: DMSFileListOut}, operation_id="axelor_files_list",
+        responses={200: DMSFileListOut, **problems(404)}, operation_id="axelor_files_list",
     )
     def get(self, request: Request) -> Response:
         ctx = get_context(request)
@@ -142,14 +165,10 @@ class DMSFilesView(APIView):
 
     @extend_schema(
         tags=TAGS,
-        request=inline_serializer("AxelorFolderIn", {
-            "fileName": serializers.CharField(), "isDirectory": serializers.BooleanField(),
-            "parent": inline_serializer("AxelorParentRef", {"id": serializers.IntegerField()},
-                                        required=False, allow_null=True),
-        }),
+        request={"application/json": AXELOR_FOLDER_IN},
         responses={200: inline_serializer("AxelorFolderOut", {
             "status": serializers.IntegerField(), "data": DMSFileOut(many=True),
-        })},
+        }), **problems(404, 409)},
         operation_id="axelor_folder_create",
     )
     def post(self, request: Request) -> Response:
