@@ -79,6 +79,13 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "model": {"description": "Table name of the record.", "example": "C_BPartner"},
     "handler": {"description": "Upload handler name ('default').", "example": "default"},
     "index": {"description": "Thumbnail index, from 0.", "example": 0},
+    "file_name": {"description": "Attachment file name.", "example": "readme.txt"},
+    "file_idx": {
+        "description": "The file's slot in the batch: Nuxeo clients send 0, 1, ...; any name of "
+        "letters, digits, '_' and '-' (at most 40) is accepted.",
+        "example": "0",
+        "pattern": "^[A-Za-z0-9_-]{1,40}$",
+    },
 }
 
 
@@ -119,6 +126,8 @@ def _describe_path_parameter(parameter: dict[str, Any], tables: list[str]) -> No
         parameter["description"] = known["description"]
     parameter.setdefault("example", known["example"])
     schema = parameter.setdefault("schema", {"type": "string"})
+    if "pattern" in known and schema.get("type") == "string":
+        schema.setdefault("pattern", known["pattern"])
     if parameter["name"] in ("table", "model") and tables and "enum" not in schema:
         schema["enum"] = tables
 
