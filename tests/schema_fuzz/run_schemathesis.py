@@ -145,7 +145,7 @@ def fuzz_as(user: str, args: argparse.Namespace, report_dir: Path) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", default="GardenAdmin,GardenUser")
-    parser.add_argument("--max-examples", type=int, default=int(os.environ.get("FUZZ_MAX_EXAMPLES", 20)))
+    parser.add_argument("--max-examples", type=int, default=int(os.environ.get("FUZZ_MAX_EXAMPLES", 25)))
     parser.add_argument("--seed", type=int, default=int(os.environ.get("FUZZ_SEED", 13)))
     parser.add_argument("--workers", default=os.environ.get("FUZZ_WORKERS", "1"))
     parser.add_argument("--phases", default="examples,coverage,fuzzing")

@@ -126,13 +126,21 @@ class AxelorUploadView(APIView):
         return Response(_meta_file_json(result.session))
 
 
+def _single(request: Request, name: str) -> str | None:
+    """A query parameter given at most once: ``?parent=1&parent=`` is not a guess of which."""
+    values = request.query_params.getlist(name)
+    if len(values) > 1:
+        raise BadRequest(f"'{name}' is given {len(values)} times; give it once.")
+    return values[0] if values else None
+
+
 _AXELOR_REF = {"oneOf": [{"type": "integer", "minimum": 0}, {"type": "string"}]}
 AXELOR_FOLDER_IN = {
     "type": "object",
     "description": "A new folder (also accepted wrapped as Axelor's envelope {\"data\": {...}}).",
     "properties": {
         "fileName": {"type": "string", "minLength": 1},
-        "isDirectory": {"type": "boolean", "enum": [True], "nullable": True,
+        "isDirectory": {"type": "boolean", "enum": [True, None], "nullable": True,
                         "description": "Files are not created here: false is refused."},
         "parent": {
             "oneOf": [
@@ -153,14 +161,17 @@ class DMSFilesView(APIView):
 
     @extend_schema(
         tags=TAGS,
-        parameters=[OpenApiParameter("parent", int), OpenApiParameter("pattern", str)],
+        parameters=[
+            OpenApiParameter("parent", str, description="The folder's id or uuid (none: the root)"),
+            OpenApiParameter("pattern", str, description="Only names containing this text"),
+        ],
         responses={200: DMSFileListOut, **problems(404)}, operation_id="axelor_files_list",
     )
     def get(self, request: Request) -> Response:
         ctx = get_context(request)
-        parent_ref = request.query_params.get("parent")
+        parent_ref, pattern = _single(request, "parent"), _single(request, "pattern")
         parent = selectors.dms_file_get(ctx, parent_ref) if parent_ref else None
-        files = list(selectors.folder_children(ctx, parent, request.query_params.get("pattern")))
+        files = list(selectors.folder_children(ctx, parent, pattern))
         return Response({"total": len(files), "data": [_file_json(f) for f in files]})
 
     @extend_schema(
