@@ -186,7 +186,9 @@ class UploadDetailView(APIView):
         tags=TAGS, operation_id="uploads_retrieve", responses={200: UploadStatusOut, 410: OpenApiResponse(description="Expired")},
         parameters=[
             OpenApiParameter(
-                "expiresInSeconds", int, description="Also answer a presigned URL for GETs."
+                "expiresInSeconds", str, pattern=r"^[+-]?[0-9]{0,18}$",
+                description="Also answer a presigned URL for GETs, good for this many seconds "
+                            "(an integer; empty or not above 0: no URL).",
             )
         ],
         summary="Upload session status",
