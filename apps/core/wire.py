@@ -13,6 +13,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.core.errors import BadRequest
@@ -137,3 +138,18 @@ class ChoiceField(serializers.ChoiceField):
         if not isinstance(data, str):
             self.fail("invalid_choice", input=data)
         return super().to_internal_value(data)
+
+
+@extend_schema_field({"oneOf": [{"type": "integer", "minimum": 0}, {"type": "string", "maxLength": 40}]})
+class IdOrKeyField(serializers.Field):
+    """A row's id (a JSON integer) or key (uuid, name: a JSON string); nothing else."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | str):
+            raise serializers.ValidationError("Must be an id (integer) or a key (string).")
+        if isinstance(data, str) and len(data) > 40:
+            raise serializers.ValidationError("Too long (at most 40 characters).")
+        return data if isinstance(data, str) else str(data)
+
+    def to_representation(self, value):
+        return value

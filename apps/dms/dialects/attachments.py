@@ -228,7 +228,7 @@ class UploadCopyIn(serializers.Serializer):
         help_text="Where the file goes; blank: where the upload was opened for (uploadLocation).",
     )
     tableName = wire.CharField(required=False, allow_blank=True, allow_null=True, max_length=60)
-    recordId = wire.CharField(required=False, allow_blank=True, allow_null=True, max_length=40)
+    recordId = wire.IdOrKeyField(required=False, allow_null=True)
 
 
 UploadCopyOut = inline_serializer("UploadCopy", {
