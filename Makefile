@@ -11,7 +11,7 @@ NUXEO_CLIENT_VENV ?= var/peer-clients/nuxeo
 NUXEO_CLIENT_REQS := tests/requirements-nuxeo-client.txt
 NUXEO_CLIENT_STAMP := $(NUXEO_CLIENT_VENV)/.installed-$(shell sha1sum $(NUXEO_CLIENT_REQS) | cut -c1-12)
 
-.PHONY: install peer-clients run migrate demo test lint bench-records bench-uploads clean
+.PHONY: install peer-clients run migrate demo test fuzz-api lint bench-records bench-uploads clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -64,6 +64,11 @@ ifeq ($(strip $(PYTEST_ARGS)),)
 else
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 endif
+
+# Schemathesis against a live service (gunicorn, fresh SQLite demo database), as GardenAdmin and as
+# GardenUser; FUZZ_MAX_EXAMPLES, FUZZ_SEED and FUZZ_WORKERS bound the run (README "Schemathesis").
+fuzz-api: install
+	$(BIN)/python tests/schema_fuzz/run_schemathesis.py
 
 lint: install
 	$(BIN)/ruff check .

@@ -252,6 +252,12 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    # uploadLocation and copyLocation are one choice of where a file goes.
+    "ENUM_NAME_OVERRIDES": {"FileLocationEnum": "apps.uploads.serializers.UPLOAD_LOCATIONS"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.core.openapi.document_problems",
+    ],
 }
 
 # --- Logging ------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from apps.accounts.permissions import HasLoginGrant
 from apps.accounts.throttling import LoginRateThrottle, RefreshRateThrottle
 from apps.core.context import get_context
 from apps.core.errors import NotFound
+from apps.core.openapi import problems
 
 
 def _named(rows) -> list[dict]:
@@ -58,7 +59,7 @@ class TokensView(APIView):
 
     @extend_schema(
         request=serializers.LoginInputSerializer,
-        responses={200: serializers.LoginOutputSerializer},
+        responses={200: serializers.LoginOutputSerializer, **problems(401, 403, 429)},
         auth=[],
         summary="Log in (step 1; or one step with `parameters`)",
         description="With `parameters` the answer is that of PUT (a full token and refresh token).",
@@ -81,7 +82,7 @@ class TokensView(APIView):
 
     @extend_schema(
         request=serializers.ContextChoiceSerializer,
-        responses={200: serializers.SessionOutputSerializer},
+        responses={200: serializers.SessionOutputSerializer, **problems(404)},
         summary="Choose client, role, organization, warehouse (step 2)",
     )
     def put(self, request):
@@ -116,7 +117,7 @@ ORG_PARAM = OpenApiParameter("organization", str, description="Organization id o
 
 
 class RolesView(_LoginGrantView):
-    @extend_schema(parameters=[CLIENT_PARAM], responses=serializers.RolesSerializer)
+    @extend_schema(parameters=[CLIENT_PARAM], responses={200: serializers.RolesSerializer, **problems(404)})
     def get(self, request):
         client_id = self._client_id(request)
         return Response({"roles": _named(selectors.user_client_roles(request.user, client_id))})
@@ -124,7 +125,7 @@ class RolesView(_LoginGrantView):
 
 class OrganizationsView(_LoginGrantView):
     @extend_schema(
-        parameters=[CLIENT_PARAM, ROLE_PARAM], responses=serializers.OrganizationsSerializer
+        parameters=[CLIENT_PARAM, ROLE_PARAM], responses={200: serializers.OrganizationsSerializer, **problems(404)}
     )
     def get(self, request):
         return Response({"organizations": _named(selectors.role_orgs(self._role(request)))})
@@ -133,7 +134,7 @@ class OrganizationsView(_LoginGrantView):
 class WarehousesView(_LoginGrantView):
     @extend_schema(
         parameters=[CLIENT_PARAM, ROLE_PARAM, ORG_PARAM],
-        responses=serializers.WarehousesSerializer,
+        responses={200: serializers.WarehousesSerializer, **problems(404)},
     )
     def get(self, request):
         role = self._role(request)
@@ -144,7 +145,7 @@ class WarehousesView(_LoginGrantView):
 
 
 class LanguageView(_LoginGrantView):
-    @extend_schema(parameters=[CLIENT_PARAM], responses=serializers.LanguageSerializer)
+    @extend_schema(parameters=[CLIENT_PARAM], responses={200: serializers.LanguageSerializer, **problems(404)})
     def get(self, request):
         client = selectors.pick(
             selectors.user_clients(request.user), request.query_params.get("client"), "client"
@@ -159,7 +160,7 @@ class RefreshView(APIView):
 
     @extend_schema(
         request=serializers.RefreshInputSerializer,
-        responses=serializers.RefreshOutputSerializer,
+        responses={200: serializers.RefreshOutputSerializer, **problems(401, 429)},
         auth=[],
         summary="Exchange a refresh token (rotates; a reused one revokes its chain)",
     )
@@ -176,7 +177,7 @@ class LogoutView(APIView):
 
     @extend_schema(
         request=serializers.LogoutInputSerializer,
-        responses=serializers.SummarySerializer,
+        responses={200: serializers.SummarySerializer, **problems(401)},
         auth=[],
         summary="Log out: the token and its refresh chain stop working at once",
     )
@@ -191,7 +192,10 @@ class JwkView(APIView):
     authentication_classes = ()
     permission_classes = (AllowAny,)
 
-    @extend_schema(responses=serializers.JwkSetSerializer, auth=[], summary="Token signing public key")
+    @extend_schema(
+        responses={200: serializers.JwkSetSerializer, **problems(404)}, auth=[],
+        summary="Token signing public key",
+    )
     def get(self, request):
         if not selectors.sysconfig_bool("IDEMPIERE_REST_EXPOSE_JWK"):
             raise NotFound("The signing key is not published (SysConfig IDEMPIERE_REST_EXPOSE_JWK).")

@@ -13,6 +13,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.core.errors import BadRequest
@@ -117,3 +118,38 @@ class IntegerField(serializers.IntegerField):
         except BadRequest as exc:
             raise serializers.ValidationError(str(exc.detail), code="invalid") from None
         return number
+
+
+class CharField(serializers.CharField):
+    """DRF's text field takes ``0`` for ``"0"``: a JSON body's text field must be a JSON string."""
+
+    default_error_messages = {"invalid": "Must be a string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class ChoiceField(serializers.ChoiceField):
+    """A choice of strings that must arrive as a JSON string (DRF matches ``1`` to ``"1"``)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid_choice", input=data)
+        return super().to_internal_value(data)
+
+
+@extend_schema_field({"oneOf": [{"type": "integer", "minimum": 0}, {"type": "string", "maxLength": 40}]})
+class IdOrKeyField(serializers.Field):
+    """A row's id (a JSON integer) or key (uuid, name: a JSON string); nothing else."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | str):
+            raise serializers.ValidationError("Must be an id (integer) or a key (string).")
+        if isinstance(data, str) and len(data) > 40:
+            raise serializers.ValidationError("Too long (at most 40 characters).")
+        return data if isinstance(data, str) else str(data)
+
+    def to_representation(self, value):
+        return value

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from apps.core.context import get_context
 from apps.core.errors import ApplicationError, BadRequest, Forbidden, problem_body
 from apps.core.models import SYSTEM_CLIENT_ID
+from apps.core.openapi import problems
 from apps.records import selectors, serializers, services
 from apps.records.caches import cache_list, cache_reset
 from apps.records.codec import storable_text
@@ -94,7 +95,7 @@ class TableView(APIView):
         operation_id="records_table_create",
         parameters=[TABLE],
         request=OpenApiTypes.OBJECT,
-        responses={201: serializers.RecordSerializer},
+        responses={201: serializers.RecordSerializer, **problems(409)},
         summary="Insert a record (detail rows may come as an array under the detail table's name)",
     )
     def post(self, request, table: str):
@@ -117,7 +118,7 @@ class RecordView(APIView):
         operation_id="records_record_update",
         parameters=[TABLE, RECORD],
         request=OpenApiTypes.OBJECT,
-        responses={200: serializers.RecordSerializer},
+        responses={200: serializers.RecordSerializer, **problems(409)},
         summary="Partial update; a `doc-action` key runs the document action",
     )
     def put(self, request, table: str, record: str):
@@ -128,7 +129,7 @@ class RecordView(APIView):
     @extend_schema(
         operation_id="records_record_destroy",
         parameters=[TABLE, RECORD],
-        responses={200: serializers.DeletedSerializer},
+        responses={200: serializers.DeletedSerializer, **problems(409)},
         summary="Delete a record",
     )
     def delete(self, request, table: str, record: str):
@@ -300,7 +301,7 @@ class BatchView(APIView):
         operation_id="records_batch",
         parameters=[_param("transaction", "false: run each step on its own")],
         request=serializers.BatchStepSerializer(many=True),
-        responses={200: serializers.BatchResultSerializer(many=True)},
+        responses={200: serializers.BatchResultSerializer(many=True), **problems(404, 405, 409)},
         summary="Run several calls; by default all-or-nothing in one transaction",
     )
     def post(self, request):

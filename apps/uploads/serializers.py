@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.parsers import BaseParser
+
+from apps.core import wire
 
 
 class RawBodyParser(BaseParser):
@@ -23,24 +26,35 @@ UPLOAD_LOCATIONS = ("ARCHIVE", "ATTACHMENT", "IMAGE")
 
 
 class UploadCreateIn(serializers.Serializer):
-    fileName = serializers.CharField(max_length=1000)
-    contentType = serializers.CharField(max_length=255, required=False, allow_blank=True)
-    fileSize = serializers.IntegerField(min_value=0)
-    chunkSize = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    fileName = wire.CharField(max_length=1000)
+    contentType = wire.CharField(max_length=255, required=False, allow_blank=True)
+    fileSize = wire.IntegerField(min_value=0)
+    chunkSize = wire.IntegerField(min_value=1, required=False, allow_null=True)
     sha256 = serializers.RegexField(
         r"^[0-9a-fA-F]{64}$", required=False, allow_blank=True, allow_null=True
     )
-    uploadLocation = serializers.ChoiceField(
+    uploadLocation = wire.ChoiceField(
         choices=UPLOAD_LOCATIONS, required=False, allow_blank=True, allow_null=True
     )
-    expiresInSeconds = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    expiresInSeconds = wire.IntegerField(min_value=1, required=False, allow_null=True)
+
+
+@extend_schema_field({
+    "type": "string",
+    "format": "uri-template",
+    "description": "An RFC 6570 URI template: replace {chunkOrder} (1-based) to PUT each chunk. "
+    "Signed: it needs no other credentials until it expires or its login session ends.",
+    "example": "http://127.0.0.1:8000/api/v1/uploads/0b5e.../chunks/{chunkOrder}?expires=...&sig=...",
+})
+class ChunkUrlTemplateField(serializers.CharField):
+    """The presigned chunk URL: a template with a literal ``{chunkOrder}``, not a URI."""
 
 
 class UploadCreatedOut(serializers.Serializer):
     uploadId = serializers.UUIDField()
     chunkSize = serializers.IntegerField()
     expiresAt = serializers.DateTimeField()
-    presignedURL = serializers.URLField()
+    presignedURL = ChunkUrlTemplateField()
 
 
 class ChunkOut(serializers.Serializer):

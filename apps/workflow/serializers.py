@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.workflow import records_bridge
@@ -14,12 +15,43 @@ class MessageInputSerializer(serializers.Serializer):
     message = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
 
 
+_ID_OR_KEY = {"oneOf": [{"type": "integer", "minimum": 0}, {"type": "string", "minLength": 1}]}
+
+
+@extend_schema_field({
+    "oneOf": [
+        *_ID_OR_KEY["oneOf"],
+        {"type": "object", "properties": {"id": _ID_OR_KEY}, "required": ["id"]},
+    ],
+    "nullable": False,
+})
+class UserRefField(serializers.JSONField):
+    """A user: id, uuid or name, or ``{"id": ...}`` as PO-JSON renders a reference; never null."""
+
+
+@extend_schema_field({
+    "oneOf": [
+        {"type": "string", "minLength": 1},
+        {"type": "number"},
+        {"type": "boolean"},
+        {
+            "type": "object",
+            "description": "A list value as PO-JSON renders it: {\"id\": ...} or {\"value\": ...}.",
+            "properties": {"id": _ID_OR_KEY, "value": _ID_OR_KEY},
+        },
+    ],
+    "nullable": False,
+})
+class ChoiceValueField(serializers.JSONField):
+    """The value chosen at a user-choice node; never null, never a list."""
+
+
 class ForwardInputSerializer(MessageInputSerializer):
-    userTo = serializers.JSONField(help_text="Id, uuid or user name of an active user of the client.")
+    userTo = UserRefField(help_text="Id, uuid or user name of an active user of the client.")
 
 
 class UserChoiceInputSerializer(MessageInputSerializer):
-    value = serializers.JSONField(help_text="A value of the node column's list (or a string).")
+    value = ChoiceValueField(help_text="A value of the node column's list (or a string).")
 
 
 HISTORY_PROPERTIES = {

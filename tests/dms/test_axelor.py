@@ -73,6 +73,25 @@ def test_offsets_are_checked(garden_user, garden_admin, storage):
     assert single["fileSize"] == 6 and "fileId" not in single
 
 
+def test_folder_list_refuses_a_parameter_given_twice(garden_user, demo):
+    # Schemathesis: ?parent=<junk>&parent= listed the root (the last, empty value won).
+    domain_id = garden_user.get("/ws/dms/files").json()["data"][0]["id"]
+    for query in (f"parent=zz&parent={domain_id}", "parent=zz&parent=", "pattern=a&pattern=b"):
+        response = garden_user.get(f"/ws/dms/files?{query}")
+        assert response.status_code == 400, query
+        assert response["Content-Type"] == "application/problem+json"
+    assert garden_user.get(f"/ws/dms/files?parent={domain_id}").status_code == 200
+
+
+def test_folder_create_refuses_is_directory_false_and_non_strings(garden_user, demo):
+    for body in ({"fileName": "x", "isDirectory": False}, {"fileName": 0}, {"fileName": "x", "isDirectory": "yes"}):
+        response = garden_user.post("/ws/dms/files", body, format="json")
+        assert response.status_code == 400, body
+    response = garden_user.post("/ws/dms/files", {"fileName": "Nulls", "isDirectory": None, "parent": {}},
+                                format="json")
+    assert response.status_code == 200, response.content
+
+
 def test_folders_list_pattern_and_rest_delete(garden_user, acme_admin, demo):
     root = garden_user.get("/ws/dms/files").json()
     assert [f["fileName"] for f in root["data"]] == ["default-domain"]

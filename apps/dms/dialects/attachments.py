@@ -19,8 +19,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core import wire
 from apps.core.context import get_context
 from apps.core.errors import BadRequest, PayloadTooLarge
+from apps.core.openapi import problems
 from apps.dms import selectors, services
 from apps.dms.access import record_resolve
 from apps.dms.downloads import READ_PIECE, content_disposition, file_response
@@ -223,9 +225,12 @@ class RecordAttachmentsZipView(APIView):
 
 
 class UploadCopyIn(serializers.Serializer):
-    copyLocation = serializers.CharField(required=False, allow_blank=True)
-    tableName = serializers.CharField(required=False, allow_blank=True, allow_null=True)
-    recordId = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    copyLocation = wire.ChoiceField(
+        choices=services.COPY_LOCATIONS, required=False, allow_blank=True,
+        help_text="Where the file goes; blank: where the upload was opened for (uploadLocation).",
+    )
+    tableName = wire.CharField(required=False, allow_blank=True, allow_null=True, max_length=60)
+    recordId = wire.IdOrKeyField(required=False, allow_null=True)
 
 
 UploadCopyOut = inline_serializer("UploadCopy", {
@@ -239,8 +244,8 @@ UploadCopyOut = inline_serializer("UploadCopy", {
 class UploadCopyView(APIView):
     """``POST /api/v1/uploads/{uploadId}/copy``: place a finished upload (409 while processing)."""
 
-    @extend_schema(tags=["uploads"], request=UploadCopyIn, responses={200: UploadCopyOut},
-                   operation_id="uploads_copy")
+    @extend_schema(tags=["uploads"], request=UploadCopyIn,
+                   responses={200: UploadCopyOut, **problems(409, 410)}, operation_id="uploads_copy")
     def post(self, request: Request, upload_id: str) -> Response:
         ctx = get_context(request)
         body = UploadCopyIn(data=request.data)

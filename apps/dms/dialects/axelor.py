@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from apps.core.context import get_context
 from apps.core.errors import BadRequest, NotFound
+from apps.core.openapi import problems
 from apps.dms import selectors, services
 from apps.dms.access import record_resolve
 from apps.dms.content import file_name_sanitize
@@ -127,31 +128,60 @@ class AxelorUploadView(APIView):
         return Response(_meta_file_json(result.session))
 
 
+def _single(request: Request, name: str) -> str | None:
+    """A query parameter given at most once: ``?parent=1&parent=`` is not a guess of which."""
+    values = request.query_params.getlist(name)
+    if len(values) > 1:
+        raise BadRequest(f"'{name}' is given {len(values)} times; give it once.")
+    return values[0] if values else None
+
+
+_AXELOR_REF = {"oneOf": [{"type": "integer", "minimum": 0}, {"type": "string"}]}
+AXELOR_FOLDER_IN = {
+    "type": "object",
+    "description": "A new folder (also accepted wrapped as Axelor's envelope {\"data\": {...}}).",
+    "properties": {
+        "fileName": {"type": "string", "minLength": 1},
+        "isDirectory": {"type": "boolean", "enum": [True, None], "nullable": True,
+                        "description": "Files are not created here: false is refused."},
+        "parent": {
+            "oneOf": [
+                {"type": "object", "properties": {"id": {**_AXELOR_REF, "nullable": True}}},
+                {"type": "integer", "minimum": 0},
+                {"type": "string"},
+            ],
+            "nullable": True,
+            "description": "The parent folder ({id}, or its id): none (or no id) for the root.",
+        },
+    },
+    "required": ["fileName"],
+}
+
+
 class DMSFilesView(APIView):
     """``GET /ws/dms/files?parent=&pattern=`` and ``POST /ws/dms/files`` (new folder)."""
 
     @extend_schema(
         tags=TAGS,
-        parameters=[OpenApiParameter("parent", int), OpenApiParameter("pattern", str)],
-        responses={200: DMSFileListOut}, operation_id="axelor_files_list",
+        parameters=[
+            OpenApiParameter("parent", str, description="The folder's id or uuid (none: the root)"),
+            OpenApiParameter("pattern", str, description="Only names containing this text"),
+        ],
+        responses={200: DMSFileListOut, **problems(404)}, operation_id="axelor_files_list",
     )
     def get(self, request: Request) -> Response:
         ctx = get_context(request)
-        parent_ref = request.query_params.get("parent")
+        parent_ref, pattern = _single(request, "parent"), _single(request, "pattern")
         parent = selectors.dms_file_get(ctx, parent_ref) if parent_ref else None
-        files = list(selectors.folder_children(ctx, parent, request.query_params.get("pattern")))
+        files = list(selectors.folder_children(ctx, parent, pattern))
         return Response({"total": len(files), "data": [_file_json(f) for f in files]})
 
     @extend_schema(
         tags=TAGS,
-        request=inline_serializer("AxelorFolderIn", {
-            "fileName": serializers.CharField(), "isDirectory": serializers.BooleanField(),
-            "parent": inline_serializer("AxelorParentRef", {"id": serializers.IntegerField()},
-                                        required=False, allow_null=True),
-        }),
+        request={"application/json": AXELOR_FOLDER_IN},
         responses={200: inline_serializer("AxelorFolderOut", {
             "status": serializers.IntegerField(), "data": DMSFileOut(many=True),
-        })},
+        }), **problems(404, 409)},
         operation_id="axelor_folder_create",
     )
     def post(self, request: Request) -> Response:

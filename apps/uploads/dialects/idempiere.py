@@ -184,10 +184,12 @@ class UploadDetailView(APIView):
     permission_classes = (AllowAny,)  # bearer/Basic or a presigned URL, checked in the view
 
     @extend_schema(
-        tags=TAGS, operation_id="uploads_retrieve", responses={200: UploadStatusOut},
+        tags=TAGS, operation_id="uploads_retrieve", responses={200: UploadStatusOut, 410: OpenApiResponse(description="Expired")},
         parameters=[
             OpenApiParameter(
-                "expiresInSeconds", int, description="Also answer a presigned URL for GETs."
+                "expiresInSeconds", str, pattern=r"^[+-]?[0-9]{0,18}$",
+                description="Also answer a presigned URL for GETs, good for this many seconds "
+                            "(an integer; empty or not above 0: no URL).",
             )
         ],
         summary="Upload session status",
@@ -204,7 +206,8 @@ class UploadDetailView(APIView):
         return Response(body)
 
     @extend_schema(
-        tags=TAGS, operation_id="uploads_cancel", responses={200: MessageOut},
+        tags=TAGS, operation_id="uploads_cancel", responses={200: MessageOut, 409: OpenApiResponse(description="Not in a state that can be cancelled"),
+                   410: OpenApiResponse(description="Expired")},
         summary="Cancel an upload session and delete its data",
     )
     def delete(self, request, upload_id: str):
@@ -221,9 +224,10 @@ class UploadChunkView(APIView):
         tags=TAGS, operation_id="uploads_chunk_put", request={"application/octet-stream": OpenApiTypes.BINARY},
         responses={200: ChunkOut, 409: OpenApiResponse(description="Other bytes already at this chunk"),
                    413: OpenApiResponse(description="Chunk too large"),
-                   422: OpenApiResponse(description="X-Content-SHA256 mismatch")},
+                   422: OpenApiResponse(description="X-Content-SHA256 mismatch"), 410: OpenApiResponse(description="Expired")},
         parameters=[
-            OpenApiParameter("X-Total-Chunks", int, OpenApiParameter.HEADER),
+            OpenApiParameter("X-Total-Chunks", str, OpenApiParameter.HEADER, pattern=r"^[0-9]{0,18}$",
+                             description="The number of chunks of the upload (ASCII digits)"),
             OpenApiParameter("X-Content-SHA256", str, OpenApiParameter.HEADER,
                              description="Lower-case hex SHA-256 of the chunk"),
         ],

@@ -175,12 +175,16 @@ class BatchFileView(APIView):
             OpenApiParameter("X-File-Name", str, OpenApiParameter.HEADER,
                              description="File name, may be URL-encoded"),
             OpenApiParameter("X-File-Type", str, OpenApiParameter.HEADER),
-            OpenApiParameter("X-File-Size", int, OpenApiParameter.HEADER),
+            OpenApiParameter("X-File-Size", str, OpenApiParameter.HEADER, pattern=r"^[0-9]{0,18}$",
+                             description="The file's size in bytes (ASCII digits)"),
             OpenApiParameter("X-Upload-Type", str, OpenApiParameter.HEADER,
                              enum=["normal", "chunked"]),
-            OpenApiParameter("X-Upload-Chunk-Index", int, OpenApiParameter.HEADER,
-                             description="0-based chunk index (chunked uploads)"),
-            OpenApiParameter("X-Upload-Chunk-Count", int, OpenApiParameter.HEADER),
+            OpenApiParameter("X-Upload-Chunk-Index", str, OpenApiParameter.HEADER,
+                             description="0-based chunk index, in ASCII digits: required, and "
+                                         "read, only with X-Upload-Type: chunked"),
+            OpenApiParameter("X-Upload-Chunk-Count", str, OpenApiParameter.HEADER,
+                             description="The number of chunks, in ASCII digits: required, and "
+                                         "read, only with X-Upload-Type: chunked"),
         ],
         responses={
             201: FileUploadedOut,

@@ -270,8 +270,9 @@ class TusCreateView(TusView):
         request={OFFSET_STREAM: OpenApiTypes.BINARY},
         parameters=[
             TUS_RESUMABLE,
-            OpenApiParameter("Upload-Length", int, OpenApiParameter.HEADER),
-            OpenApiParameter("Upload-Defer-Length", int, OpenApiParameter.HEADER, enum=[1]),
+            OpenApiParameter("Upload-Length", str, OpenApiParameter.HEADER, pattern=r"^[0-9]{0,18}$",
+                             description="The upload's size in bytes (ASCII digits)"),
+            OpenApiParameter("Upload-Defer-Length", str, OpenApiParameter.HEADER, enum=["1"]),
             OpenApiParameter("Upload-Metadata", str, OpenApiParameter.HEADER,
                              description="Comma-separated 'key base64value' pairs "
                                          "(filename, filetype)"),
@@ -431,14 +432,16 @@ class TusUploadView(TusView):
         request={OFFSET_STREAM: OpenApiTypes.BINARY},
         parameters=[
             TUS_RESUMABLE,
-            OpenApiParameter("Upload-Offset", int, OpenApiParameter.HEADER, required=True),
-            OpenApiParameter("Upload-Length", int, OpenApiParameter.HEADER,
-                             description="Once known, for uploads created with deferred length"),
+            OpenApiParameter("Upload-Offset", str, OpenApiParameter.HEADER, required=True, pattern=r"^[0-9]{1,18}$",
+                             description="The offset this body starts at (ASCII digits)"),
+            OpenApiParameter("Upload-Length", str, OpenApiParameter.HEADER, pattern=r"^[0-9]{0,18}$",
+                             description="Once known, for uploads created with deferred length (ASCII digits)"),
             OpenApiParameter("Upload-Checksum", str, OpenApiParameter.HEADER,
                              description="'<sha1|sha256|md5> <base64 digest>' of this body"),
         ],
         responses={
             204: OpenApiResponse(description="Appended; the new Upload-Offset"),
+            412: OpenApiResponse(description="Unsupported Tus-Resumable"),
             409: OpenApiResponse(description="Upload-Offset is not the current offset"),
             410: OpenApiResponse(description="Expired"),
             413: OpenApiResponse(description="More bytes than Upload-Length"),
@@ -474,7 +477,8 @@ class TusUploadView(TusView):
 
     @extend_schema(
         tags=TAGS, operation_id="tus_terminate", parameters=[TUS_RESUMABLE],
-        responses={204: OpenApiResponse(description="Terminated")},
+        responses={204: OpenApiResponse(description="Terminated"), 410: OpenApiResponse(description="Expired"),
+                   412: OpenApiResponse(description="Unsupported Tus-Resumable")},
         summary="Terminate the upload and delete its data",
     )
     def delete(self, request, upload_id: str) -> Response:
