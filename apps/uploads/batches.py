@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from apps.core.errors import NotFound
 from apps.uploads import services
 from apps.uploads.models import Batch, UploadSession
 
@@ -49,7 +50,8 @@ def batch_slot_session(
 
     batch_index = str(batch_index)
     with transaction.atomic():
-        Batch.objects.select_for_update().filter(pk=batch.pk).first()
+        if Batch.objects.select_for_update().filter(pk=batch.pk).first() is None:
+            raise NotFound("No such batch.")
         session = batch_session(batch, batch_index)
         if session is not None and (reuse is None or reuse(session)):
             return session, False
@@ -74,7 +76,11 @@ def batch_slot_replace(*, batch: Batch, batch_index: str, keep: UploadSession) -
 
 
 def batch_drop(*, batch: Batch) -> None:
-    """Cancel every upload of the batch and delete it."""
-    for session in batch.sessions.exclude(state__in=[State.CANCELLED, State.EXPIRED]):
-        services.session_cancel(session=session)
-    batch.delete()
+    """Cancel every upload of the batch and delete it (under its row lock, so a file being added
+    to it at the same time either lands before and is cancelled, or finds the batch gone: 404)."""
+    with transaction.atomic():
+        if Batch.objects.select_for_update().filter(pk=batch.pk).first() is None:
+            return
+        for session in batch.sessions.exclude(state__in=[State.CANCELLED, State.EXPIRED]):
+            services.session_cancel(session=session)
+        batch.delete()

@@ -31,6 +31,7 @@ from apps.core.errors import (
     BadRequest,
     Conflict,
     Gone,
+    NotFound,
     NotReady,
     PayloadTooLarge,
     Unprocessable,
@@ -74,6 +75,14 @@ def _enqueue_finalize(session_id: int) -> None:
     from apps.uploads.tasks import finalize_upload
 
     transaction.on_commit(lambda: finalize_upload.delay(session_id))
+
+
+def _lock_session(session_id: int) -> UploadSession:
+    """The session row, locked; 404 when it is gone (its batch was dropped meanwhile)."""
+    locked = UploadSession.objects.select_for_update().filter(pk=session_id).first()
+    if locked is None:
+        raise NotFound("The upload no longer exists.")
+    return locked
 
 
 def _raise_if_closed(session: UploadSession) -> None:
@@ -149,6 +158,9 @@ def session_create(
     mode = stores.choose_mode(place, chunk_size, chunk_count)
 
     with transaction.atomic():
+        # A batch dropped meanwhile takes its slots with it: 404 rather than a dangling row.
+        if batch is not None and not Batch.objects.select_for_update().filter(pk=batch.pk).exists():
+            raise NotFound("No such batch.")
         session = UploadSession(
             client_id=ctx.client_id,
             org_id=ctx.org_id,
@@ -186,7 +198,7 @@ def session_declare_size(*, session: UploadSession, size: int) -> UploadSession:
     if size > int(settings.UPLOAD_MAX_FILE_SIZE):
         raise PayloadTooLarge("The file is larger than the limit.")
     with transaction.atomic():
-        locked = UploadSession.objects.select_for_update().get(pk=session.pk)
+        locked = _lock_session(session.pk)
         _raise_if_closed(locked)
         if locked.size is not None:
             if locked.size != size:
@@ -308,7 +320,7 @@ def _chunk_accept_locked(
     appending = index is None
     # 1. Claim the index under the session lock (short transaction, no bytes read yet).
     with transaction.atomic():
-        locked = UploadSession.objects.select_for_update().get(pk=session.pk)
+        locked = _lock_session(session.pk)
         if locked.state == State.CANCELLED or locked.is_expired:
             _raise_if_closed(locked)
         if index is None:
@@ -410,36 +422,44 @@ def _chunk_accept_locked(
     # 3. Record it under the lock; enqueue finalize when the last byte is in. A refusal here
     #    leaves the transaction first, so dropping the claim is not rolled back with it.
     refusal: ApplicationError | None = None
-    with transaction.atomic():
-        locked = UploadSession.objects.select_for_update().get(pk=session.pk)
-        chunk = UploadChunk.objects.select_for_update().filter(pk=claim.pk).first()
-        total = locked.received_bytes + reader.count
-        if chunk is None or chunk.created != claim.created:
-            refusal = Conflict(f"Chunk {index + 1} was taken over by another request.")
-        elif not locked.is_open:
-            refusal = _closed_error(locked) or Conflict("The upload already has all its bytes.")
-        elif locked.size is not None and total > locked.size:
-            refusal = PayloadTooLarge("The chunks add up to more than the declared size.")
-        elif locked.size is None and total > int(settings.UPLOAD_MAX_FILE_SIZE):
-            refusal = PayloadTooLarge("The file would be larger than the limit.")
-        else:
-            chunk.received = True
-            chunk.stop_requested = False
-            chunk.size = reader.count
-            chunk.sha256 = reader.sha256.hexdigest()
-            chunk.storage_key = written.key
-            if written.etag:
-                chunk.part_number = written.part_number
-                chunk.etag = written.etag
-            chunk.save()
-            locked.received_bytes = total
-            complete = _all_in(locked)
-            if complete:
-                locked.state = State.PROCESSING
-                _enqueue_finalize(locked.pk)
-            locked.save(update_fields=["received_bytes", "state", "updated"])
+    try:
+        with transaction.atomic():
+            locked = _lock_session(session.pk)
+            chunk = UploadChunk.objects.select_for_update().filter(pk=claim.pk).first()
+            total = locked.received_bytes + reader.count
+            if chunk is None or chunk.created != claim.created:
+                refusal = Conflict(f"Chunk {index + 1} was taken over by another request.")
+            elif not locked.is_open:
+                refusal = _closed_error(locked) or Conflict("The upload already has all its bytes.")
+            elif locked.size is not None and total > locked.size:
+                refusal = PayloadTooLarge("The chunks add up to more than the declared size.")
+            elif locked.size is None and total > int(settings.UPLOAD_MAX_FILE_SIZE):
+                refusal = PayloadTooLarge("The file would be larger than the limit.")
+            else:
+                chunk.received = True
+                chunk.stop_requested = False
+                chunk.size = reader.count
+                chunk.sha256 = reader.sha256.hexdigest()
+                chunk.storage_key = written.key
+                if written.etag:
+                    chunk.part_number = written.part_number
+                    chunk.etag = written.etag
+                chunk.save()
+                locked.received_bytes = total
+                complete = _all_in(locked)
+                if complete:
+                    locked.state = State.PROCESSING
+                    _enqueue_finalize(locked.pk)
+                locked.save(update_fields=["received_bytes", "state", "updated"])
+    except NotFound:
+        # Gone while its bytes streamed in (its batch was dropped): what this request wrote after
+        # the session's cleanup must not stay behind.
+        store.cleanup(session, None)
+        raise
     if refusal is not None:
         _drop_claim(claim, locked, store, written)
+        if locked.state in (State.CANCELLED, State.EXPIRED):
+            store.cleanup(locked, None)  # cancelled while this body streamed in: leave nothing
         raise refusal
     return ChunkResult(locked, chunk, created=True, complete=complete)
 
@@ -513,7 +533,7 @@ def session_record_result(*, session: UploadSession, **refs: Any) -> UploadSessi
     Values must be JSON-serializable; a value ``None`` removes the key. Merged under the row lock.
     """
     with transaction.atomic():
-        locked = UploadSession.objects.select_for_update().get(pk=session.pk)
+        locked = _lock_session(session.pk)
         merged = dict(locked.result_refs or {})
         for key, value in refs.items():
             if value is None:

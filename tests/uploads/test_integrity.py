@@ -23,7 +23,7 @@ from django.db import connection
 from django.utils import timezone
 
 from apps.core.errors import NotReady
-from apps.uploads import finalize, locks, purge, services, stored_files, stores
+from apps.uploads import batches, finalize, locks, purge, services, stored_files, stores
 from apps.uploads import storage as st
 from apps.uploads.models import StoredFile, UploadChunk, UploadSession
 from tests.uploads.conftest import payload, sha
@@ -336,3 +336,56 @@ def test_transient_finalize_errors_past_the_last_retry_mark_the_upload_failed(
     session.refresh_from_db()
     assert session.state == State.FAILED
     assert "OperationalError" in session.failure_reason
+
+
+# --- Cancelled or dropped while bytes stream in: nothing stays ---------------------------------
+
+
+def _files_under(root) -> list:
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+@pytest.mark.parametrize("storage", ["local"], indirect=True)
+def test_a_cancel_during_a_write_leaves_no_bytes(ctx, storage, settings):
+    from pathlib import Path
+
+    session = services.session_create(ctx=ctx, file_name="a", size=4000, dialect="tus")
+    slow = SlowBody(b"x" * 4000, piece=200, pause=0.05)
+    thread, outcome = in_thread(
+        services.chunk_accept, session=session, stream=slow, length=4000, partial_ok=True
+    )
+    assert slow.started.wait(10)
+    time.sleep(0.2)
+    services.session_cancel(session=session)  # tus DELETE while the PATCH streams in
+    thread.join(20)
+    assert "error" in outcome  # the writer learns the upload is gone
+    assert outcome["error"].status in (404, 409, 410)
+    assert _files_under(Path(settings.MEDIA_ROOT) / "uploads" / str(session.uid)) == []
+
+
+def test_a_batch_dropped_during_an_upload_is_404_and_leaves_nothing(ctx, storage, settings):
+    from pathlib import Path
+
+    from apps.core.errors import NotFound
+
+    batch = batches.batch_create(ctx=ctx)
+    session, _ = batches.batch_slot_session(
+        ctx=ctx, batch=batch, batch_index="0", file_name="a", size=4000, chunk_count=1,
+    )
+    slow = SlowBody(b"y" * 4000, piece=200, pause=0.05)
+    thread, outcome = in_thread(
+        services.chunk_accept, session=session, stream=slow, length=4000, index=0
+    )
+    assert slow.started.wait(10)
+    time.sleep(0.2)
+    batches.batch_drop(batch=batch)
+    thread.join(20)
+    assert isinstance(outcome.get("error"), NotFound), outcome
+    # A file for the dropped batch: 404, no row.
+    with pytest.raises(NotFound):
+        services.session_create(ctx=ctx, file_name="b", size=3, batch=batch, batch_index="1")
+    with pytest.raises(NotFound):
+        batches.batch_slot_session(ctx=ctx, batch=batch, batch_index="2", file_name="c", size=3)
+    assert not UploadSession.objects.filter(batch_id=batch.pk).exists()
+    if storage == "local":
+        assert _files_under(Path(settings.MEDIA_ROOT) / "uploads" / str(session.uid)) == []
