@@ -239,10 +239,10 @@ def main(argv: list[str] | None = None) -> int:
             sums.append(time.perf_counter() - start)
         code = (
             "import json, time\n"
-            "from apps.uploads import services\n"
+            "from apps.uploads import finalize\n"
             "from apps.uploads.models import UploadSession\n"
             f"s = UploadSession.objects.get(uid='{upload_id}')\n"
-            "t = time.perf_counter(); services.session_finalize(session_id=s.pk)\n"
+            "t = time.perf_counter(); finalize.session_finalize(session_id=s.pk)\n"
             "dt = time.perf_counter() - t; s.refresh_from_db()\n"
             "print(json.dumps({'seconds': dt, 'state': s.state,"
             " 'sha': s.stored_file.sha256 if s.stored_file else None}))\n"
