@@ -8,6 +8,7 @@ request count and time), and prints requests/s, their ratio (target ≥ 0.7) and
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import socket
@@ -113,15 +114,17 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _load(base: str, path: str, token: str) -> tuple[float, int, int]:
-    """Bounded closed-loop load: THREADS threads until REQUESTS done or SECONDS passed."""
+def _load(base: str, path: str, token: str, auth: str = "") -> tuple[float, int, int]:
+    """Bounded closed-loop load: THREADS threads until REQUESTS done or SECONDS passed.
+
+    ``auth``: an Authorization header to send instead of the bearer token (HTTP Basic)."""
     lock = threading.Lock()
     state = {"sent": 0, "ok": 0, "errors": 0}
     deadline = time.monotonic() + SECONDS
 
     def worker() -> None:
         session = requests.Session()
-        session.headers["Authorization"] = f"Bearer {token}"
+        session.headers["Authorization"] = auth or f"Bearer {token}"
         while time.monotonic() < deadline:
             with lock:
                 if state["sent"] >= REQUESTS:
@@ -183,10 +186,22 @@ def main() -> int:
                 rate, ok, errors = _load(base, path, token)
                 rates[name].append(rate)
                 print(f"  {name:8s} {rate:8.1f} req/s ({ok} ok, {errors} errors)")
+        # HTTP Basic (the Nuxeo client's default): the password is checked once, then remembered
+        # briefly under a keyed hash (AUTH_BASIC_MEMO_SECONDS); the same request, both ways.
+        basic = "Basic " + base64.b64encode(b"GardenAdmin:GardenAdmin").decode()
+        requests.get(base + OURS, headers={"Authorization": basic}, timeout=30)
+        for _round in range(2):
+            for name, auth in (("bearer", ""), ("basic", basic)):
+                rate, ok, errors = _load(base, OURS, token, auth)
+                rates.setdefault(name, []).append(rate)
+                print(f"  {name:8s} {rate:8.1f} req/s ({ok} ok, {errors} errors)")
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
     ours, baseline = statistics.median(rates["ours"]), statistics.median(rates["baseline"])
+    bearer, basic_rate = statistics.median(rates["bearer"]), statistics.median(rates["basic"])
+    print(f"HTTP Basic   : {basic_rate:8.1f} req/s vs bearer {bearer:.1f}: a Basic request costs "
+          f"{bearer / basic_rate:.2f}x a bearer one (target <= 1.5)")
     print(f"records API  : {ours:8.1f} req/s  GET {OURS}")
     print(f"DRF baseline : {baseline:8.1f} req/s  GET {BASELINE} (ModelViewSet + PageNumberPagination)")
     print(f"ratio        : {ours / baseline:.2f} (target >= 0.7)")
