@@ -46,12 +46,7 @@ def uploads_purge(*, now: Any = None) -> dict[str, int]:
                 session = UploadSession.objects.select_for_update().filter(pk=session_id).first()
                 if session is None or session.expires_at > now or session.state not in expirable:
                     continue
-                if session.stored_file_id:
-                    stored_files.stored_file_release(stored_file=session.stored_file)
-                session.state = State.EXPIRED
-                session.save(update_fields=["state", "updated"])
-                session.chunks.all().delete()
-                transaction.on_commit(lambda s=session: services._cleanup_bytes(s))
+                services.session_close(session, State.EXPIRED)
         counts["expired"] += 1
     old = UploadSession.objects.filter(
         state__in=[State.EXPIRED, State.CANCELLED], expires_at__lte=now - ROW_RETENTION

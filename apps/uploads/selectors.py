@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from apps.core.errors import Gone, NotFound
+from apps.core.errors import Conflict, Gone, NotFound, NotReady
 from apps.uploads.models import Batch, StoredFile, UploadChunk, UploadSession
 
 
@@ -109,3 +109,17 @@ def session_wait_settled(session: UploadSession, *, seconds: float, poll: float 
 
 def stored_file_by_id(stored_file_id: int) -> StoredFile | None:
     return StoredFile.objects.filter(pk=stored_file_id).first()
+
+
+def session_finished_file(session: UploadSession) -> StoredFile:
+    """The stored file of a finished upload, for its download: 409 + Retry-After while it is
+    being finalized, 409 with how far it got before that."""
+    if session.state == UploadSession.State.PROCESSING:
+        raise NotReady("The upload is still being processed.", retry_after=1)
+    if session.finished_file is None:
+        total = session.size if session.size is not None else "an unknown number of"
+        raise Conflict(
+            f"The upload is {session.state.lower()}: {session.received_bytes} of {total} bytes.",
+            headers={"Upload-Offset": str(session.received_bytes)},
+        )
+    return session.finished_file

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.parsers import BaseParser
 
 from apps.core import wire
+from apps.core.errors import PayloadTooLarge
 
 
 class RawBodyParser(BaseParser):
@@ -25,10 +27,22 @@ class AnyRawBodyParser(RawBodyParser):
 UPLOAD_LOCATIONS = ("ARCHIVE", "ATTACHMENT", "IMAGE")
 
 
+class FileSizeField(wire.IntegerField):
+    """A declared file size: a number past UPLOAD_MAX_FILE_SIZE is too large (413), however many
+    digits it has, not malformed."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, int) and not isinstance(data, bool):
+            limit = int(settings.UPLOAD_MAX_FILE_SIZE)
+            if data > limit:
+                raise PayloadTooLarge(f"The file is larger than the limit of {limit} bytes.")
+        return super().to_internal_value(data)
+
+
 class UploadCreateIn(serializers.Serializer):
     fileName = wire.CharField(max_length=1000)
     contentType = wire.CharField(max_length=255, required=False, allow_blank=True)
-    fileSize = wire.IntegerField(min_value=0)
+    fileSize = FileSizeField(min_value=0)
     chunkSize = wire.IntegerField(min_value=1, required=False, allow_null=True)
     sha256 = serializers.RegexField(
         r"^[0-9a-fA-F]{64}$", required=False, allow_blank=True, allow_null=True

@@ -220,13 +220,19 @@ def session_cancel(*, session: UploadSession) -> None:
         locked = UploadSession.objects.select_for_update().filter(pk=session.pk).first()
         if locked is None or locked.state == State.CANCELLED:
             return
-        if locked.stored_file_id:
-            stored_files.stored_file_release(stored_file=locked.stored_file)
-        locked.state = State.CANCELLED
-        locked.save(update_fields=["state", "updated"])
-        locked.chunks.all().delete()
-        transaction.on_commit(lambda: _cleanup_bytes(locked))
+        session_close(locked, State.CANCELLED)
     session.state = State.CANCELLED
+
+
+def session_close(locked: UploadSession, state: str) -> None:
+    """End a session whose row the caller holds locked (CANCELLED, EXPIRED): its stored file's
+    reference released, its chunk rows deleted, its bytes removed after commit."""
+    if locked.stored_file_id:
+        stored_files.stored_file_release(stored_file=locked.stored_file)
+    locked.state = state
+    locked.save(update_fields=["state", "updated"])
+    locked.chunks.all().delete()
+    transaction.on_commit(lambda: _cleanup_bytes(locked))
 
 
 def _cleanup_bytes(session: UploadSession) -> None:

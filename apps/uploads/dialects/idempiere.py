@@ -314,9 +314,9 @@ class UploadFileView(APIView):
         session = _session_of(request, upload_id, "GET")
         if session.state == State.PROCESSING:
             raise NotReady("The upload is still being processed.", retry_after=2)
-        if session.state != State.COMPLETED or session.stored_file is None:
-            raise Conflict(_status_message(session))
-        stored = session.stored_file
+        if session.finished_file is None:
+            raise Conflict(_status_message(session))  # says why: receiving, failed (and how)
+        stored = session.finished_file
         content_type = session.content_type or stored.content_type or "application/octet-stream"
         storage = stored_files.stored_file_storage(stored)
         if _wants_json(request):

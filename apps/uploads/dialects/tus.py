@@ -32,7 +32,6 @@ from apps.core.errors import (
     Conflict,
     Forbidden,
     NotFound,
-    NotReady,
     PayloadTooLarge,
     PreconditionFailed,
     UnsupportedMediaType,
@@ -412,15 +411,7 @@ class TusUploadView(TusView):
     )
     def get(self, request, upload_id: str):
         session = _tus_session(request, upload_id)
-        if session.state == UploadSession.State.PROCESSING:
-            raise NotReady("The upload is still being processed.", retry_after=1)
-        if session.state != UploadSession.State.COMPLETED or session.stored_file is None:
-            raise Conflict(
-                f"The upload is not finished: {session.received_bytes} of "
-                f"{session.size if session.size is not None else 'an unknown number of'} bytes.",
-                headers={"Upload-Offset": str(session.received_bytes)},
-            )
-        stored = session.stored_file
+        stored = selectors.session_finished_file(session)
         return file_response(
             request, storage=stored_files.stored_file_storage(stored), key=stored.storage_key,
             size=stored.size, sha256=stored.sha256, file_name=session.file_name,
