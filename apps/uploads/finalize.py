@@ -24,10 +24,6 @@ logger = logging.getLogger("ledgerdoc.uploads")
 State = UploadSession.State
 
 
-def _fail(session: UploadSession, reason: str) -> None:
-    session_fail(session_id=session.pk, reason=reason)
-
-
 def session_fail(*, session_id: int, reason: str) -> bool:
     """A finalize that cannot succeed: PROCESSING → FAILED with its reason (for the client)."""
     return bool(
@@ -77,13 +73,13 @@ def _finalize_locked(session_id: int) -> None:
                 return  # another run finished it meanwhile
             raise
         except stores.AssemblyError as error:
-            _fail(session, str(error))
+            session_fail(session_id=session.pk, reason=str(error))
             return
         if session.size is not None and size != session.size:
-            _fail(session, f"Size mismatch: {size} bytes received, {session.size} declared.")
+            session_fail(session_id=session.pk, reason=f"Size mismatch: {size} bytes received, {session.size} declared.")
             return
         if session.sha256 and digest != session.sha256:
-            _fail(session, f"SHA-256 mismatch: received {digest}, expected {session.sha256}.")
+            session_fail(session_id=session.pk, reason=f"SHA-256 mismatch: received {digest}, expected {session.sha256}.")
             return
         UploadSession.objects.filter(pk=session_id).update(assembled_sha256=digest)
     else:
@@ -146,7 +142,7 @@ def _record_stored_file(
             if attempt == 2:
                 raise
         except stores.AssemblyError as error:
-            _fail(session, str(error))
+            session_fail(session_id=session.pk, reason=str(error))
             return
 
 
@@ -180,11 +176,6 @@ def _run_completion_hooks(session: UploadSession) -> None:
 
 
 def uploads_refinalize(*, now: Any = None) -> int:
-    """The first step of :func:`apps.uploads.purge.uploads_purge` alone (beat runs it every minute)."""
-    return _refinalize_orphans(now or timezone.now())
-
-
-def _refinalize_orphans(now: Any) -> int:
     """Enqueue finalize again for PROCESSING uploads that no live process is finalizing.
 
     With a broker, only those PROCESSING for ``UPLOAD_FINALIZE_STALE_SECONDS`` (their message may
@@ -194,6 +185,7 @@ def _refinalize_orphans(now: Any) -> int:
     """
     from config.celery import app
 
+    now = now or timezone.now()
     stuck = UploadSession.objects.filter(state=State.PROCESSING, expires_at__gt=now)
     if not app.conf.task_always_eager:
         bound = now - timedelta(seconds=int(settings.UPLOAD_FINALIZE_STALE_SECONDS))

@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import logging
-import re
 from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from apps.uploads import finalize, locks, services, stored_files
+from apps.uploads import batches, finalize, locks, services, stored_files
 from apps.uploads import storage as st
 from apps.uploads.models import Batch, StoredFile, UploadSession
-
-logger = logging.getLogger("ledgerdoc.uploads")
 
 State = UploadSession.State
 
 
+# Expired and cancelled session rows are kept this long (answering 410/404) before they go.
 ROW_RETENTION = timedelta(days=7)
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
-# Where each dialect's clients send the content type, so a refusal names the field they know.
 
 
 def uploads_purge(*, now: Any = None) -> dict[str, int]:
@@ -33,7 +28,7 @@ def uploads_purge(*, now: Any = None) -> dict[str, int]:
         "refinalized": 0, "expired": 0, "deleted": 0, "multipart_aborted": 0, "files_freed": 0,
         "batches": 0,
     }
-    counts["refinalized"] = finalize._refinalize_orphans(now)
+    counts["refinalized"] = finalize.uploads_refinalize(now=now)
     expirable = (State.INITIATED, State.UPLOADING, State.PROCESSING, State.FAILED, State.COMPLETED)
     overdue = UploadSession.objects.filter(expires_at__lte=now, state__in=expirable)
     for session_id, uid, state in overdue.values_list("pk", "uid", "state").iterator():
@@ -53,9 +48,7 @@ def uploads_purge(*, now: Any = None) -> dict[str, int]:
     )
     counts["deleted"] = old.delete()[0]
     for batch in Batch.objects.filter(expires_at__lte=now):
-        for session in batch.sessions.exclude(state__in=[State.EXPIRED, State.CANCELLED]):
-            services.session_cancel(session=session)
-        batch.delete()
+        batches.batch_drop(batch=batch)
         counts["batches"] += 1
     counts["multipart_aborted"] = _abort_abandoned_multipart(now)
     for stored_id in StoredFile.objects.filter(ref_count=0).values_list("pk", flat=True):

@@ -47,12 +47,6 @@ State = UploadSession.State
 Mode = UploadSession.Mode
 
 
-State = UploadSession.State
-
-
-Mode = UploadSession.Mode
-
-
 class ChecksumMismatch(Unprocessable):
     """The body's hash differs from the one the client declared (tus maps this to 460)."""
 

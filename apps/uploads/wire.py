@@ -12,15 +12,11 @@ from typing import Any
 from django.conf import settings
 
 from apps.core.downloads import MEDIA_TYPE_MAX_LENGTH, media_type_normalize
-from apps.core.errors import (
-    BadRequest,
-)
+from apps.core.errors import BadRequest
 from apps.core.wire import parse_int
 
 CHECKSUM_ALGORITHMS = ("sha1", "sha256", "md5")
-# Expired/cancelled session rows are kept this long (answering 410) before they are deleted.
-
-
+# Where each dialect's clients send the content type, so a refusal names the field they know.
 CONTENT_TYPE_FIELDS = {
     "idempiere": "contentType",
     "tus": "Upload-Metadata filetype",

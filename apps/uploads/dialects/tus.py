@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,7 +36,7 @@ from apps.core.errors import (
     UnsupportedMediaType,
 )
 from apps.core.wire import parse_int
-from apps.uploads import selectors, services, stored_files
+from apps.uploads import selectors, services, stored_files, wire
 from apps.uploads.models import UploadSession
 from apps.uploads.serializers import AnyRawBodyParser
 from apps.uploads.wire import request_body_stream
@@ -50,7 +49,6 @@ TUS_EXTENSIONS = (
 # A final upload is made once its partials are finished; with a worker, a partial's last PATCH
 # may still be finalizing when the client creates the final upload: wait that long for it.
 PARTIAL_SETTLE_SECONDS = 10.0
-CHECKSUM_ALGORITHMS = ("sha1", "sha256", "md5")
 DIGEST_SIZES = {"sha1": 20, "sha256": 32, "md5": 16}
 OFFSET_STREAM = "application/offset+octet-stream"
 MAX_METADATA_LENGTH = 4096
@@ -117,7 +115,7 @@ def parse_checksum(raw: str | None) -> tuple[str, str] | None:
     if len(parts) != 2:
         raise BadRequest("Upload-Checksum must be '<algorithm> <base64 digest>'.")
     algo = parts[0].lower()
-    if algo not in CHECKSUM_ALGORITHMS:
+    if algo not in wire.CHECKSUM_ALGORITHMS:
         raise BadRequest(f"Unsupported checksum algorithm {parts[0]!r}.")
     try:
         digest = base64.b64decode(parts[1], validate=True)
@@ -171,9 +169,9 @@ def _accept(session: UploadSession, request: Any, offset: int,
 # --- Rendering ---------------------------------------------------------------------------------------
 
 
-def _upload_url(request: Any, session: UploadSession) -> str:
+def _upload_url(request: Any, session_uid: Any) -> str:
     base = (settings.PUBLIC_BASE_URL or request.build_absolute_uri("/")).rstrip("/")
-    return f"{base}/api/v1/tus/{session.uid}"
+    return f"{base}/api/v1/tus/{session_uid}"
 
 
 def _upload_headers(session: UploadSession) -> dict[str, str]:
@@ -209,11 +207,7 @@ def _partial_for_final(request: Any, upload_id: str) -> UploadSession:
     session = _tus_session(request, upload_id)
     if session.meta.get("tusConcat") != "partial":
         raise BadRequest(f"The upload {upload_id} was not created with Upload-Concat: partial.")
-    if session.state == UploadSession.State.PROCESSING:
-        deadline = time.monotonic() + PARTIAL_SETTLE_SECONDS
-        while session.state == UploadSession.State.PROCESSING and time.monotonic() < deadline:
-            time.sleep(0.1)
-            session.refresh_from_db()
+    selectors.session_wait_settled(session, seconds=PARTIAL_SETTLE_SECONDS)
     return session
 
 
@@ -259,7 +253,7 @@ class TusView(APIView):
         response["Tus-Version"] = TUS_VERSION
         response["Tus-Extension"] = TUS_EXTENSIONS
         response["Tus-Max-Size"] = str(int(settings.UPLOAD_MAX_FILE_SIZE))
-        response["Tus-Checksum-Algorithm"] = ",".join(CHECKSUM_ALGORITHMS)
+        response["Tus-Checksum-Algorithm"] = ",".join(wire.CHECKSUM_ALGORITHMS)
         return response
 
 
@@ -323,7 +317,7 @@ class TusCreateView(TusView):
                 services.session_cancel(session=session)
                 raise
         response = Response(status=201, headers=_upload_headers(session))
-        response["Location"] = _upload_url(request, session)
+        response["Location"] = _upload_url(request, session.uid)
         return response
 
     def _create_final(self, request: Any, ctx: Any, part_ids: list[str]) -> Response:
@@ -342,9 +336,8 @@ class TusCreateView(TusView):
             content_type=metadata.get("filetype") or metadata.get("type") or "",
             meta=meta,
         )
-        session.refresh_from_db()
         response = Response(status=201, headers=_upload_headers(session))
-        response["Location"] = _upload_url(request, session)
+        response["Location"] = _upload_url(request, session.uid)
         return response
 
 
@@ -353,8 +346,7 @@ def _concat_header(request: Any, session: UploadSession) -> str | None:
     if kind == "partial":
         return "partial"
     if kind == "final":
-        base = (settings.PUBLIC_BASE_URL or request.build_absolute_uri("/")).rstrip("/")
-        urls = " ".join(f"{base}/api/v1/tus/{uid}" for uid in session.meta.get("tusParts", []))
+        urls = " ".join(_upload_url(request, uid) for uid in session.meta.get("tusParts", []))
         return f"final;{urls}"
     return None
 
@@ -376,11 +368,6 @@ class TusUploadView(TusView):
         # A PATCH of this upload may still be draining (its client aborted it and asks at once):
         # it is asked to stop and save, so the offset answered is the true one.
         session = services.session_quiesce(session=_tus_session(request, upload_id))
-        concat = _concat_header(request, session)
-        if concat is not None:
-            response_concat = {"Upload-Concat": concat}
-        else:
-            response_concat = {}
         response = Response(status=200, headers=_upload_headers(session))
         if session.size is None:
             response["Upload-Defer-Length"] = "1"
@@ -388,8 +375,9 @@ class TusUploadView(TusView):
             response["Upload-Length"] = str(session.size)
         if session.meta.get("tusMetadata"):
             response["Upload-Metadata"] = session.meta["tusMetadata"]
-        for name, value in response_concat.items():
-            response[name] = value
+        concat = _concat_header(request, session)
+        if concat is not None:
+            response["Upload-Concat"] = concat
         response["Cache-Control"] = "no-store"
         return response
 
