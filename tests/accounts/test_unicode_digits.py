@@ -6,18 +6,13 @@ import pytest
 from rest_framework.test import APIClient
 
 from apps.accounts.models import AuthSession, Client
+from tests.problems import UNICODE_DIGITS, bad_request
 
 from .helpers import login
 
 pytestmark = pytest.mark.django_db
 
-BAD = ["²", "①", "١", "１"]
-
-
-def _bad_request(response) -> None:
-    assert response.status_code == 400, (response.status_code, response.content)
-    body = response.json()
-    assert body["status"] == 400 and body["detail"]
+BAD = UNICODE_DIGITS
 
 
 @pytest.mark.parametrize("bad", BAD)
@@ -26,8 +21,8 @@ def test_query_ids(demo, bad):
     token = client.post("/api/v1/auth/tokens", {"userName": "GardenAdmin", "password": "GardenAdmin"},
                         format="json").json()["token"]
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    _bad_request(client.get("/api/v1/auth/roles", {"client": bad}))
-    _bad_request(client.get("/api/v1/auth/language", {"client": bad}))
+    bad_request(client.get("/api/v1/auth/roles", {"client": bad}))
+    bad_request(client.get("/api/v1/auth/language", {"client": bad}))
 
 
 @pytest.mark.parametrize("field", ["clientId", "roleId", "organizationId", "warehouseId"])
@@ -38,7 +33,7 @@ def test_body_ids(demo, field, bad):
     response = APIClient().post("/api/v1/auth/tokens", {
         "userName": "GardenAdmin", "password": "GardenAdmin", "parameters": parameters,
     }, format="json")
-    _bad_request(response)
+    bad_request(response)
     assert not AuthSession.objects.exists()
 
 
@@ -48,4 +43,4 @@ def test_refresh_body_ids(demo, bad):
     response = APIClient().post("/api/v1/auth/refresh", {
         "refresh_token": tokens["refresh_token"], "clientId": bad,
     }, format="json")
-    _bad_request(response)
+    bad_request(response)

@@ -6,32 +6,25 @@ from __future__ import annotations
 import pytest
 
 from apps.dms.models import DMSFile
+from tests.problems import UNICODE_DIGITS, bad_request
 
 pytestmark = pytest.mark.django_db
 
-BAD = ["²", "①", "٣", "１"]
-
-
-def _bad_request(response) -> dict:
-    assert response.status_code == 400, (response.status_code, response.content)
-    assert response["Content-Type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["status"] == 400 and body["title"] and body["detail"]
-    return body
+BAD = UNICODE_DIGITS
 
 
 @pytest.mark.parametrize("bad", BAD)
 def test_axelor_file_ids(garden_user, bad):
-    _bad_request(garden_user.get(f"/ws/dms/download/{bad}"))
-    _bad_request(garden_user.delete(f"/ws/dms/files/{bad}"))
-    _bad_request(garden_user.delete(f"/ws/rest/com.axelor.dms.db.DMSFile/{bad}"))
-    _bad_request(garden_user.get("/ws/dms/files", {"parent": bad}))
+    bad_request(garden_user.get(f"/ws/dms/download/{bad}"))
+    bad_request(garden_user.delete(f"/ws/dms/files/{bad}"))
+    bad_request(garden_user.delete(f"/ws/rest/com.axelor.dms.db.DMSFile/{bad}"))
+    bad_request(garden_user.get("/ws/dms/files", {"parent": bad}))
 
 
 @pytest.mark.parametrize("bad", BAD)
 def test_axelor_folder_parent(garden_user, bad):
     before = DMSFile.objects.count()
-    _bad_request(garden_user.post("/ws/dms/files", {"fileName": "x", "isDirectory": True,
+    bad_request(garden_user.post("/ws/dms/files", {"fileName": "x", "isDirectory": True,
                                                    "parent": {"id": bad}}, format="json"))
     assert DMSFile.objects.count() == before
 
@@ -45,7 +38,7 @@ def test_axelor_upload_headers(garden_user, header, bad):
                header: bad}
     response = garden_user.post("/ws/files/upload", b"0123456789",
                                 content_type="application/octet-stream", **headers)
-    _bad_request(response)
+    bad_request(response)
     assert not UploadSession.objects.exists()
 
 
@@ -59,11 +52,11 @@ def test_twake_query_integers(garden_user, param, bad):
     params = {"filename": "a.bin", "total_size": "10", "total_chunks": "1", param: bad}
     query = "&".join(f"{k}={v}" for k, v in params.items())
     before = DMSFile.objects.count()
-    _bad_request(garden_user.post(f"{_twake(garden_user)}?{query}"))
+    bad_request(garden_user.post(f"{_twake(garden_user)}?{query}"))
     assert DMSFile.objects.count() == before
 
 
 @pytest.mark.parametrize("bad", BAD)
 def test_twake_file_ids(garden_user, bad):
-    _bad_request(garden_user.get(f"{_twake(garden_user)}/{bad}"))
-    _bad_request(garden_user.get(f"{_twake(garden_user)}/{bad}/download"))
+    bad_request(garden_user.get(f"{_twake(garden_user)}/{bad}"))
+    bad_request(garden_user.get(f"{_twake(garden_user)}/{bad}/download"))
