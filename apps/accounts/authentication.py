@@ -15,8 +15,8 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken, UntypedToken
 
-from apps.accounts import basic_memo, services
-from apps.accounts.models import AuthSession, User
+from apps.accounts import basic_memo, selectors, services
+from apps.accounts.models import User
 from apps.accounts.throttling import BasicFailureThrottle
 from apps.accounts.tokens import LoginToken
 from apps.core.errors import ApplicationError
@@ -37,11 +37,7 @@ def _raw_bearer(auth: JWTAuthentication, request) -> bytes | None:
 
 
 def _session_context(token: AccessToken):
-    session = (
-        AuthSession.objects.select_related("user", "client", "role")
-        .filter(pk=token.get("sid"))
-        .first()
-    )
+    session = selectors.session_for_token(token.get("sid"))
     if session is None or session.is_revoked:
         raise AuthenticationFailed("The token has been revoked.")
     if session.expires <= timezone.now():

@@ -6,9 +6,10 @@ import unicodedata
 from collections.abc import Iterable
 
 from django.core.cache import cache
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from apps.accounts.models import (
+    AuthSession,
     Client,
     Organization,
     Role,
@@ -28,6 +29,20 @@ def user_roles_qs(user: User) -> QuerySet[UserRole]:
     return UserRole.objects.filter(
         user=user, is_active=True, role__is_active=True, role__client__is_active=True
     ).select_related("role", "role__client", "default_org", "default_warehouse")
+
+
+def session_for_token(session_id) -> AuthSession | None:
+    """A login session with its user, client and role, and ``grant_active``: whether the user's
+    grant of that role is still active (one query: every authenticated request makes it)."""
+    grant = UserRole.objects.filter(
+        user_id=OuterRef("user_id"), role_id=OuterRef("role_id"), is_active=True
+    )
+    return (
+        AuthSession.objects.select_related("user", "client", "role")
+        .annotate(grant_active=Exists(grant))
+        .filter(pk=session_id)
+        .first()
+    )
 
 
 def user_clients(user: User) -> list[Client]:

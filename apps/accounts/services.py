@@ -174,9 +174,13 @@ def _session_rotate(token: RefreshToken) -> tuple[IssuedTokens | None, str | Non
 
 
 def session_access_active(session: AuthSession) -> bool:
-    """The session's user, client, role and the user's grant of that role are all still active."""
+    """The session's user, client, role and the user's grant of that role are all still active.
+    A session from ``selectors.session_for_token`` knows its grant already (``grant_active``)."""
     if not (session.user.is_active and session.client.is_active and session.role.is_active):
         return False
+    known = getattr(session, "grant_active", None)
+    if known is not None:
+        return known
     return selectors.user_roles_qs(session.user).filter(role_id=session.role_id).exists()
 
 

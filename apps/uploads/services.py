@@ -23,7 +23,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.core.errors import (
@@ -236,6 +236,10 @@ def _cleanup_bytes(session: UploadSession) -> None:
 
 
 def _all_in(session: UploadSession) -> bool:
+    if _expected_length(session, 0) is not None:
+        # Every received chunk holds exactly its expected length (checked on receipt), and a
+        # chunk counts once: the bytes add up to the size exactly when every chunk is in.
+        return session.received_bytes >= session.size
     if session.chunk_count is not None:
         done = session.chunks.filter(received=True).count()
         return done >= session.chunk_count
@@ -318,73 +322,28 @@ def _chunk_accept_locked(
     max_chunk: int,
 ) -> ChunkResult:
     appending = index is None
-    # 1. Claim the index under the session lock (short transaction, no bytes read yet).
-    with transaction.atomic():
-        locked = _lock_session(session.pk)
+    # 1. Claim the slot. An append takes its offset from the session under its row lock; an
+    #    indexed chunk (every chunk's place known from the session) needs no session lock.
+    if appending:
+        locked, index, chunk_offset, claim, existing, limit, expected = _claim_append(
+            session, offset, length, max_chunk
+        )
+    else:
+        locked = session
         if locked.state == State.CANCELLED or locked.is_expired:
             _raise_if_closed(locked)
-        if index is None:
-            position = locked.received_bytes if offset is None else parse_int(offset, "offset")
-            if position != locked.received_bytes:
-                raise Conflict(
-                    f"The offset {position} does not match the {locked.received_bytes} bytes "
-                    "received.",
-                    extra={"offset": locked.received_bytes},
-                )
-            # We hold the append lock: an unreceived append claim is a dead request's. Its
-            # bytes lie past the received ones and are overwritten (or cut off at finalize).
-            locked.chunks.filter(received=False).delete()
-            index = locked.chunks.count()
-            chunk_offset: int | None = position
+        if index < 0 or index >= int(settings.UPLOAD_MAX_CHUNKS) or (
+            locked.chunk_count is not None and index >= locked.chunk_count
+        ):
+            raise BadRequest(f"Chunk {index + 1} is outside this upload's chunks.")
+        if locked.chunk_size is not None:
+            chunk_offset = index * locked.chunk_size
+        elif index == 0:
+            chunk_offset = 0
         else:
-            if index < 0 or index >= int(settings.UPLOAD_MAX_CHUNKS) or (
-                locked.chunk_count is not None and index >= locked.chunk_count
-            ):
-                raise BadRequest(f"Chunk {index + 1} is outside this upload's chunks.")
-            if locked.chunk_size is not None:
-                chunk_offset = index * locked.chunk_size
-            elif index == 0:
-                chunk_offset = 0
-            else:
-                chunk_offset = None if offset is None else parse_int(offset, "offset")
-
-        expected = _expected_length(locked, index)
-        limit = max_chunk if expected is None else expected
-        if locked.size is not None and chunk_offset is not None:
-            limit = min(limit, max(0, locked.size - chunk_offset))
-        if locked.size is None:
-            # Size unknown yet (tus deferred length, Nuxeo without X-File-Size): the file limit
-            # bounds what may still come.
-            max_file = int(settings.UPLOAD_MAX_FILE_SIZE)
-            room = max(0, max_file - max(locked.received_bytes, chunk_offset or 0))
-            if length is not None and length > room:
-                raise PayloadTooLarge(f"The file would be larger than the limit of {max_file} bytes.")
-            limit = min(limit, room)
-        if length is not None and length > limit:
-            raise PayloadTooLarge(f"Chunk {index + 1} may hold at most {limit} bytes.")
-        if expected is not None and length is not None and length != expected:
-            raise BadRequest(f"Chunk {index + 1} must be {expected} bytes, not {length}.")
-
-        existing = UploadChunk.objects.select_for_update().filter(session=locked, index=index).first()
-        now = timezone.now()
-        if existing is not None and not existing.received:
-            # A dead request's claim (we hold the slot's lock): ours now, with a new identity.
-            existing.created = now
-            existing.stop_requested = False
-            existing.save(update_fields=["created", "stop_requested"])
-            claim = existing
-        elif existing is None:
-            if not locked.is_open:
-                _raise_if_closed(locked)
-                raise Conflict("The upload already has all its bytes.")
-            claim = UploadChunk.objects.create(
-                session=locked, index=index, offset=chunk_offset, received=False, created=now
-            )
-        else:
-            claim = None  # already received: compare the bytes, keep nothing
-        if claim is not None and locked.state == State.INITIATED:
-            locked.state = State.UPLOADING
-            locked.save(update_fields=["state", "updated"])
+            chunk_offset = None if offset is None else parse_int(offset, "offset")
+        limit, expected = _chunk_limit(locked, index, chunk_offset, length, max_chunk)
+        claim, existing = _claim_index(locked, index, chunk_offset)
 
     extra_hashes = [checksum[0]] if checksum and checksum[0] != "sha256" else []
     reader = st.HashingReader(stream, length, limit, extra_hashes)
@@ -425,32 +384,38 @@ def _chunk_accept_locked(
     try:
         with transaction.atomic():
             locked = _lock_session(session.pk)
-            chunk = UploadChunk.objects.select_for_update().filter(pk=claim.pk).first()
             total = locked.received_bytes + reader.count
-            if chunk is None or chunk.created != claim.created:
-                refusal = Conflict(f"Chunk {index + 1} was taken over by another request.")
-            elif not locked.is_open:
+            if not locked.is_open:
                 refusal = _closed_error(locked) or Conflict("The upload already has all its bytes.")
             elif locked.size is not None and total > locked.size:
                 refusal = PayloadTooLarge("The chunks add up to more than the declared size.")
             elif locked.size is None and total > int(settings.UPLOAD_MAX_FILE_SIZE):
                 refusal = PayloadTooLarge("The file would be larger than the limit.")
             else:
-                chunk.received = True
-                chunk.stop_requested = False
-                chunk.size = reader.count
-                chunk.sha256 = reader.sha256.hexdigest()
-                chunk.storage_key = written.key
+                # Still ours only if no newer request took the claim over (a new ``created``).
+                fields = {
+                    "received": True, "stop_requested": False, "size": reader.count,
+                    "sha256": reader.sha256.hexdigest(), "storage_key": written.key,
+                }
                 if written.etag:
-                    chunk.part_number = written.part_number
-                    chunk.etag = written.etag
-                chunk.save()
+                    fields.update(part_number=written.part_number, etag=written.etag)
+                recorded = UploadChunk.objects.filter(
+                    pk=claim.pk, created=claim.created, received=False
+                ).update(**fields)
+                if not recorded:
+                    refusal = Conflict(f"Chunk {index + 1} was taken over by another request.")
+            if refusal is None:
                 locked.received_bytes = total
+                if locked.state == State.INITIATED:
+                    locked.state = State.UPLOADING
                 complete = _all_in(locked)
                 if complete:
                     locked.state = State.PROCESSING
                     _enqueue_finalize(locked.pk)
                 locked.save(update_fields=["received_bytes", "state", "updated"])
+                chunk = claim
+                for name, value in fields.items():
+                    setattr(chunk, name, value)
     except NotFound:
         # Gone while its bytes streamed in (its batch was dropped): what this request wrote after
         # the session's cleanup must not stay behind.
@@ -462,6 +427,105 @@ def _chunk_accept_locked(
             store.cleanup(locked, None)  # cancelled while this body streamed in: leave nothing
         raise refusal
     return ChunkResult(locked, chunk, created=True, complete=complete)
+
+
+def _chunk_limit(
+    session: UploadSession, index: int, chunk_offset: int | None, length: int | None, max_chunk: int
+) -> tuple[int, int | None]:
+    """(the most bytes chunk ``index`` may hold, its exact length when known); 413/400 when the
+    announced ``length`` breaks them."""
+    expected = _expected_length(session, index)
+    limit = max_chunk if expected is None else expected
+    if session.size is not None and chunk_offset is not None:
+        limit = min(limit, max(0, session.size - chunk_offset))
+    if session.size is None:
+        # Size unknown yet (tus deferred length, Nuxeo without X-File-Size): the file limit
+        # bounds what may still come.
+        max_file = int(settings.UPLOAD_MAX_FILE_SIZE)
+        room = max(0, max_file - max(session.received_bytes, chunk_offset or 0))
+        if length is not None and length > room:
+            raise PayloadTooLarge(f"The file would be larger than the limit of {max_file} bytes.")
+        limit = min(limit, room)
+    if length is not None and length > limit:
+        raise PayloadTooLarge(f"Chunk {index + 1} may hold at most {limit} bytes.")
+    if expected is not None and length is not None and length != expected:
+        raise BadRequest(f"Chunk {index + 1} must be {expected} bytes, not {length}.")
+    return limit, expected
+
+
+def _claim_append(
+    session: UploadSession, offset: Any, length: int | None, max_chunk: int
+) -> tuple[UploadSession, int, int, UploadChunk | None, UploadChunk | None, int, int | None]:
+    """Claim the next chunk at the end of the received bytes (tus, Axelor), under the session's row
+    lock: (session, index, offset, claim, None, limit, expected length)."""
+    with transaction.atomic():
+        locked = _lock_session(session.pk)
+        if locked.state == State.CANCELLED or locked.is_expired:
+            _raise_if_closed(locked)
+        position = locked.received_bytes if offset is None else parse_int(offset, "offset")
+        if position != locked.received_bytes:
+            raise Conflict(
+                f"The offset {position} does not match the {locked.received_bytes} bytes received.",
+                extra={"offset": locked.received_bytes},
+            )
+        # We hold the append lock: an unreceived append claim is a dead request's. Its bytes lie
+        # past the received ones and are overwritten (or cut off at finalize).
+        locked.chunks.filter(received=False).delete()
+        index = locked.chunks.count()
+        limit, expected = _chunk_limit(locked, index, position, length, max_chunk)
+        if not locked.is_open:
+            _raise_if_closed(locked)
+            raise Conflict("The upload already has all its bytes.")
+        claim = UploadChunk.objects.create(
+            session=locked, index=index, offset=position, received=False, created=timezone.now()
+        )
+    return locked, index, position, claim, None, limit, expected
+
+
+def _commit_without_flush() -> None:
+    """A claim need not survive a database crash (its request would not either): on PostgreSQL
+    its commit does not wait for the WAL flush. What a chunk records stays a durable commit."""
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+def _claim_index(
+    session: UploadSession, index: int, chunk_offset: int | None
+) -> tuple[UploadChunk | None, UploadChunk | None]:
+    """Claim chunk ``index`` (we hold its slot lock): (our claim, None), or (None, the chunk as
+    already received). One INSERT when the chunk is new; no session row lock (the record step
+    checks the session again under its lock)."""
+    now = timezone.now()
+    if session.is_open:
+        try:
+            with transaction.atomic():
+                _commit_without_flush()
+                claim = UploadChunk.objects.create(
+                    session_id=session.pk, index=index, offset=chunk_offset, received=False,
+                    created=now,
+                )
+            return claim, None
+        except IntegrityError:
+            pass  # the chunk has a row already (or the session is gone: below)
+    existing = UploadChunk.objects.filter(session_id=session.pk, index=index).first()
+    if existing is None:
+        if not UploadSession.objects.filter(pk=session.pk).exists():
+            raise NotFound("The upload no longer exists.")
+        _raise_if_closed(session)
+        raise Conflict("The upload already has all its bytes.")
+    if existing.received:
+        return None, existing
+    if not session.is_open:
+        _raise_if_closed(session)
+        raise Conflict("The upload already has all its bytes.")
+    # A dead request's claim (we hold the slot's lock): ours now, with a new identity.
+    UploadChunk.objects.filter(pk=existing.pk, received=False).update(
+        created=now, stop_requested=False
+    )
+    existing.created, existing.stop_requested = now, False
+    return existing, None
 
 
 def _closed_error(session: UploadSession) -> ApplicationError | None:

@@ -1,214 +1,220 @@
-"""``python -m benchmarks.records``: records API vs. a plain DRF ModelViewSet on 100k partners.
+"""Records benchmark (issue 14): the records API against its limits, on the production setup.
 
-Creates (once) 100k business partners in PostgreSQL (``DATABASE_URL``, default
-postgres://postgres@127.0.0.1:5432/ledgerdoc_bench), starts one gunicorn serving both endpoints with
-persistent DB connections, drives each with the same bounded loopback load (threads, bounded by
-request count and time), and prints requests/s, their ratio (target ≥ 0.7) and queries per request.
+    python -m benchmarks.records [--rows 100000] [--seconds 8] [--rounds 3] [--threads 4] [--smoke]
+
+The setup is what the Dockerfile and compose.yaml deploy (benchmarks/stack.py): PostgreSQL, Redis as
+broker and cache, a Celery worker, gunicorn with the Dockerfile's command line. Three servers run
+under that same command line, on the same database of ``--rows`` GardenWorld partners:
+
+- **ledgerdoc**: ``GET /api/v1/models/c_bpartner?$filter=...&$select=...&$expand=C_BP_Group_ID``;
+- **single SQL**: the limit, one statement building the very same body in PostgreSQL behind a bare
+  WSGI app (benchmarks/records/single_sql.py; the run checks that both bodies are equal);
+- **plain DRF**: a ModelViewSet with a nested serializer, django-filter and limit/offset pages.
+
+Two filters: a selective one (``startswith(Value,'BENCH001')``: 1,000 rows, the (client, Value)
+index) and a broad one (``startswith(Value,'BENCH0') and IsCustomer eq true``: half the rows).
+Then the same selective request with ``Prefer: count=none|planned``, a deep page by ``$skip`` and by
+``$skiptoken``, and HTTP Basic against bearer. Runs interleave the servers in rounds; medians are
+compared. Each run's figures (requests/s, p50 and p99 latency, errors) are printed.
+``--smoke`` (CI) seeds a small database of its own, runs each load for a moment and judges nothing.
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
-import os
-import signal
-import socket
+import json
 import statistics
-import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 import requests
 
-ROWS = int(os.environ.get("BENCH_ROWS", "100000"))
-THREADS = int(os.environ.get("BENCH_THREADS", "4"))
-REQUESTS = int(os.environ.get("BENCH_REQUESTS", "600"))
-SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
-WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
-DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/ledgerdoc_bench"
-ROOT = Path(__file__).resolve().parents[2]
-OURS = (
-    "/api/v1/models/c_bpartner?$filter=IsCustomer eq true and startswith(Name,'Partner 0')"
-    "&$select=Value,Name,IsCustomer,C_BP_Group_ID&$expand=C_BP_Group_ID&$top=20"
-)
-BASELINE = "/baseline/bpartners?page=1"
+from benchmarks.stack import Stack
 
-
-def _ensure_database(url: str) -> None:
-    import psycopg
-
-    parts = urlparse(url)
-    name = parts.path.lstrip("/")
-    admin = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def _prepare() -> None:
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0, skip_checks=True)
-    from importlib import import_module
-
-    for app in ("apps.accounts", "apps.records", "apps.erp"):
-        import_module(f"{app}.demo").load(lambda *_: None)
-    from apps.accounts.models import Client
-    from apps.erp.models import BPartner, BPGroup
-
-    garden = Client.objects.get(name="GardenWorld")
-    have = BPartner.objects.filter(client=garden, value__startswith="BENCH").count()
-    groups = list(BPGroup.objects.filter(client=garden))
-    batch = []
-    for i in range(have, ROWS):
-        batch.append(
-            BPartner(
-                client=garden, org_id=0, value=f"BENCH{i:06d}", name=f"Partner {i:06d}",
-                is_customer=i % 2 == 0, bp_group=groups[i % len(groups)],
-            )
-        )
-        if len(batch) == 5000:
-            BPartner.objects.bulk_create(batch)
-            batch = []
-    if batch:
-        BPartner.objects.bulk_create(batch)
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute('ANALYZE "C_BPartner"')
-    print(f"rows: {BPartner.objects.filter(client=garden).count()} GardenWorld business partners")
-
-
-def _query_counts() -> dict[str, list[int]]:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-    from rest_framework.test import APIClient
-
-    client = APIClient()
-    token = client.post(
-        "/api/v1/auth/tokens", {"userName": "GardenAdmin", "password": "GardenAdmin", "parameters": {}}, format="json"
-    ).json()["token"]
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    counts: dict[str, list[int]] = {"ours": [], "baseline": []}
-    for top in (1, 20, 100):
-        client.get(OURS.replace("$top=20", f"$top={top}"))
-        with CaptureQueriesContext(connection) as captured:
-            assert client.get(OURS.replace("$top=20", f"$top={top}")).status_code == 200
-        counts["ours"].append(len(captured))
-    client.get(BASELINE)
+SELECT = "$select=Value,Name,IsCustomer,C_BP_Group_ID&$expand=C_BP_Group_ID"
+SCENARIOS = {
+    "selective": ("startswith(Value,'BENCH001')", "prefix=BENCH001", "value__startswith=BENCH001"),
+    "broad": ("startswith(Value,'BENCH0') and IsCustomer eq true", "prefix=BENCH0&customers=1",
+              "value__startswith=BENCH0&is_customer=true"),
+}
+QUERY_COUNTS = r"""
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+c = Client(HTTP_HOST="localhost")
+token = c.post("/api/v1/auth/tokens", {"userName": "GardenAdmin", "password": "GardenAdmin",
+               "parameters": {}}, content_type="application/json").json()["token"]
+counts = []
+for top in (1, 20, 100):
+    url = "/api/v1/models/c_bpartner?$filter=startswith(Value,'BENCH001')&%s&$top=%d" % (SELECT, top)
+    c.get(url, HTTP_AUTHORIZATION="Bearer " + token)
     with CaptureQueriesContext(connection) as captured:
-        assert client.get(BASELINE).status_code == 200
-    counts["baseline"].append(len(captured))
-    return counts
+        assert c.get(url, HTTP_AUTHORIZATION="Bearer " + token).status_code == 200
+    counts.append(len(captured))
+print(counts)
+"""
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def ours_path(filter_text: str, top: int = 20, skip: int = 0) -> str:
+    return f"/api/v1/models/c_bpartner?$filter={filter_text}&{SELECT}&$top={top}&$skip={skip}"
 
 
-def _load(base: str, path: str, token: str, auth: str = "") -> tuple[float, int, int]:
-    """Bounded closed-loop load: THREADS threads until REQUESTS done or SECONDS passed.
+class Run:
+    """A bounded closed loop: ``threads`` clients send requests back to back for ``seconds``."""
 
-    ``auth``: an Authorization header to send instead of the bearer token (HTTP Basic)."""
-    lock = threading.Lock()
-    state = {"sent": 0, "ok": 0, "errors": 0}
-    deadline = time.monotonic() + SECONDS
+    def __init__(self, url: str, headers: dict, threads: int, seconds: float):
+        self.url, self.headers, self.threads, self.seconds = url, headers, threads, seconds
+        self.latencies: list[float] = []
+        self.errors = 0
+        self.elapsed = 0.0
 
-    def worker() -> None:
-        session = requests.Session()
-        session.headers["Authorization"] = auth or f"Bearer {token}"
-        while time.monotonic() < deadline:
+    def go(self) -> Run:
+        lock = threading.Lock()
+        deadline = time.monotonic() + self.seconds
+
+        def client() -> None:
+            http = requests.Session()
+            http.headers.update(self.headers)
+            mine, errors = [], 0
+            while time.monotonic() < deadline:
+                started = time.perf_counter()
+                try:
+                    ok = http.get(self.url, timeout=30).status_code == 200
+                except requests.RequestException:
+                    ok = False
+                mine.append(time.perf_counter() - started)
+                errors += not ok
             with lock:
-                if state["sent"] >= REQUESTS:
-                    return
-                state["sent"] += 1
-            response = session.get(base + path, timeout=30)
-            with lock:
-                state["ok" if response.status_code == 200 else "errors"] += 1
+                self.latencies.extend(mine)
+                self.errors += errors
 
-    started = time.monotonic()
-    threads = [threading.Thread(target=worker) for _ in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.monotonic() - started
-    return state["ok"] / elapsed, state["ok"], state["errors"]
+        started = time.monotonic()
+        workers = [threading.Thread(target=client) for _ in range(self.threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        self.elapsed = time.monotonic() - started
+        return self
+
+    @property
+    def rate(self) -> float:
+        return (len(self.latencies) - self.errors) / self.elapsed
+
+    def quantile(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else 0.0
+
+    def __str__(self) -> str:
+        return (f"{self.rate:7.1f} req/s  p50 {self.quantile(0.5):6.1f} ms  "
+                f"p99 {self.quantile(0.99):6.1f} ms  errors {self.errors}")
 
 
-def main() -> int:
-    url = os.environ.setdefault("DATABASE_URL", DEFAULT_URL)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.records.settings"
-    os.environ.setdefault("CONN_MAX_AGE", "600")
-    sys.path.insert(0, str(ROOT))
-    if url.startswith("postgres"):
-        _ensure_database(url)
-    _prepare()
-    counts = _query_counts()
-    port = _free_port()
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("gunicorn")), "config.wsgi:application",
-            "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS), "--log-level", "warning",
-        ],
-        cwd=ROOT,
-        env=dict(os.environ),
-    )
-    base = f"http://127.0.0.1:{port}"
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.records")
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--smoke", action="store_true", help="small and brief; judges nothing (CI)")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.rows, args.seconds, args.rounds = 2_000, 1.0, 1
+
+    work = Path(tempfile.mkdtemp(prefix="ledgerdoc-bench-records-"))
+    # The full run keeps its seeded database between runs; a smoke run makes and drops its own.
+    stack = Stack(work, database="" if args.smoke else "ledgerdoc_bench")
+    runs: dict[str, list[Run]] = {}
     try:
-        for _ in range(150):
-            try:
-                requests.get(base + "/api/v1/models", timeout=5)
-                break
-            except requests.RequestException:
-                time.sleep(0.2)
-        token = requests.post(
-            base + "/api/v1/auth/tokens",
-            json={"userName": "GardenAdmin", "password": "GardenAdmin", "parameters": {}},
-            timeout=10,
-        ).json()["token"]
-        for path in (OURS, BASELINE):  # warm every worker's connection and caches
-            check = requests.get(base + path, headers={"Authorization": f"Bearer {token}"}, timeout=30)
-            assert check.status_code == 200, check.text[:500]
-            for _ in range(WORKERS * 4):
-                requests.get(base + path, headers={"Authorization": f"Bearer {token}"}, timeout=30)
-        rates: dict[str, list[float]] = {"ours": [], "baseline": []}
-        for _round in range(2):  # interleaved rounds, same run
-            for name, path in (("baseline", BASELINE), ("ours", OURS)):
-                rate, ok, errors = _load(base, path, token)
-                rates[name].append(rate)
-                print(f"  {name:8s} {rate:8.1f} req/s ({ok} ok, {errors} errors)")
-        # HTTP Basic (the Nuxeo client's default): the password is checked once, then remembered
-        # briefly under a keyed hash (AUTH_BASIC_MEMO_SECONDS); the same request, both ways.
-        basic = "Basic " + base64.b64encode(b"GardenAdmin:GardenAdmin").decode()
-        requests.get(base + OURS, headers={"Authorization": basic}, timeout=30)
-        for _round in range(2):
-            for name, auth in (("bearer", ""), ("basic", basic)):
-                rate, ok, errors = _load(base, OURS, token, auth)
-                rates.setdefault(name, []).append(rate)
-                print(f"  {name:8s} {rate:8.1f} req/s ({ok} ok, {errors} errors)")
+        print(f"preparing the production setup and {args.rows} partners in {work}…", flush=True)
+        stack.start()
+        stack.manage("shell", "-c", f"from benchmarks.records.seed import seed; seed({args.rows})")
+        counts = stack.manage("shell", "-c", f"SELECT = {SELECT!r}\n" + QUERY_COUNTS).strip().splitlines()[-1]
+        key = stack.manage("shell", "-c", "from django.conf import settings; "
+                           "print(settings.SIMPLE_JWT['VERIFYING_KEY'], end='')")
+        servers = {
+            "ledgerdoc": stack.serve(),
+            "single SQL": stack.serve("benchmarks.records.single_sql:application",
+                                      {"BENCH_JWT_PUBLIC_KEY": key}),
+            "plain DRF": stack.serve(env={"DJANGO_SETTINGS_MODULE": "benchmarks.records.settings"}),
+        }
+        base = servers["ledgerdoc"]
+        token = requests.post(f"{base}/api/v1/auth/tokens", timeout=30, json={
+            "userName": "GardenAdmin", "password": "GardenAdmin", "parameters": {},
+        }).json()["token"]
+        bearer = {"Authorization": f"Bearer {token}"}
+        basic = {"Authorization": "Basic " + base64.b64encode(b"GardenAdmin:GardenAdmin").decode()}
+
+        def urls(scenario: str) -> dict[str, str]:
+            ours, sql, drf = SCENARIOS[scenario]
+            return {
+                "ledgerdoc": base + ours_path(ours),
+                "single SQL": f"{servers['single SQL']}/bpartners?{sql}&top=20&skip=0",
+                "plain DRF": f"{servers['plain DRF']}/baseline/bpartners?{drf}&limit=20&offset=0",
+            }
+
+        # The limit must answer exactly what the records API answers.
+        for scenario in SCENARIOS:
+            bodies = {name: requests.get(url, headers=bearer, timeout=30)
+                      for name, url in urls(scenario).items()}
+            for name, answer in bodies.items():
+                if answer.status_code != 200:
+                    raise RuntimeError(f"{name} ({scenario}): {answer.status_code} {answer.text[:300]}")
+            if bodies["ledgerdoc"].json() != bodies["single SQL"].json():
+                raise RuntimeError(f"the single-SQL body differs from the records API's ({scenario})")
+
+        deep = max(0, min(40_000, args.rows // 2 - 40))
+        extra = {
+            "count=none": (base + ours_path(SCENARIOS["selective"][0]), {"Prefer": "count=none"}),
+            "count=planned": (base + ours_path(SCENARIOS["selective"][0]), {"Prefer": "count=planned"}),
+            f"deep $skip={deep}": (base + ours_path("IsCustomer eq true", skip=deep), {}),
+            "HTTP Basic": (base + ours_path(SCENARIOS["selective"][0]), basic),
+        }
+        warm = [*((u, {}) for s in SCENARIOS for u in urls(s).values()), *extra.values()]
+        for url, headers in warm:  # every worker: connections, caches, a remembered Basic check
+            for _ in range(8):
+                requests.get(url, headers={**bearer, **headers}, timeout=30)
+        for round_no in range(args.rounds):
+            print(f"round {round_no + 1}/{args.rounds}", flush=True)
+            for scenario in SCENARIOS:
+                for name, url in urls(scenario).items():
+                    run = Run(url, bearer, args.threads, args.seconds).go()
+                    runs.setdefault(f"{scenario}: {name}", []).append(run)
+                    print(f"  {scenario:9} {name:11} {run}", flush=True)
+            for name, (url, headers) in extra.items():
+                run = Run(url, {**bearer, **headers}, args.threads, args.seconds).go()
+                runs.setdefault(name, []).append(run)
+                print(f"  {name:21} {run}", flush=True)
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
-    ours, baseline = statistics.median(rates["ours"]), statistics.median(rates["baseline"])
-    bearer, basic_rate = statistics.median(rates["bearer"]), statistics.median(rates["basic"])
-    print(f"HTTP Basic   : {basic_rate:8.1f} req/s vs bearer {bearer:.1f}: a Basic request costs "
-          f"{bearer / basic_rate:.2f}x a bearer one (target <= 1.5)")
-    print(f"records API  : {ours:8.1f} req/s  GET {OURS}")
-    print(f"DRF baseline : {baseline:8.1f} req/s  GET {BASELINE} (ModelViewSet + PageNumberPagination)")
-    print(f"ratio        : {ours / baseline:.2f} (target >= 0.7)")
-    print(
-        f"SQL queries per request: records API {counts['ours']} for $top=1/20/100 "
-        f"(constant: {len(set(counts['ours'])) == 1}); baseline {counts['baseline'][0]}"
-    )
+        stack.stop()
+
+    def median(name: str) -> float:
+        return statistics.median(run.rate for run in runs[name])
+
+    print()
+    print(f"Records list, production setup, {args.rows} partners, {args.threads} clients, "
+          f"median of {args.rounds} (req/s):")
+    verdicts = []
+    for scenario, target in (("selective", 0.5), ("broad", None)):
+        ours, sql, drf = (median(f"{scenario}: {n}") for n in ("ledgerdoc", "single SQL", "plain DRF"))
+        ratio = ours / sql
+        line = (f"  {scenario:9}: ledgerdoc {ours:7.1f}, single SQL {sql:7.1f}, plain DRF {drf:7.1f}; "
+                f"ledgerdoc/single SQL {ratio:.2f}, ledgerdoc/DRF {ours / drf:.2f}")
+        if target is not None:
+            verdicts.append(ratio >= target)
+            line += f"   target >= {target}: " + (
+                "smoke run" if args.smoke else "MET" if ratio >= target else "NOT MET")
+        print(line)
+    selective = median("selective: ledgerdoc")
+    for name in extra:
+        print(f"  {name:21}: {median(name):7.1f} req/s ({median(name) / selective:.2f}x the "
+              "selective list with the exact count)")
+    print(f"SQL queries per request, $top=1/20/100: {counts} (constant: "
+          f"{len(set(json.loads(counts))) == 1})")
     return 0
 
 

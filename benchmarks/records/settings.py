@@ -1,8 +1,5 @@
-"""Settings of the records benchmark: the real settings with a URLconf that adds the DRF baseline."""
+"""Settings of the DRF baseline server: the real settings with a URLconf that adds the baseline."""
 
 from config.settings import *
-from config.settings import LOGGING
 
 ROOT_URLCONF = "benchmarks.records.urls"
-DEBUG = False
-LOGGING["root"]["level"] = "ERROR"

@@ -8,6 +8,5 @@ router.register("baseline/bpartners", BPartnerViewSet, basename="baseline-bpartn
 
 urlpatterns = [
     path("api/v1/", include("apps.accounts.urls")),
-    path("api/v1/", include("apps.records.urls")),
     path("", include(router.urls)),
 ]

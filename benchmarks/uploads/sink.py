@@ -1,7 +1,9 @@
 """Baselines under the same gunicorn: a WSGI sink doing the engine's per-byte work, and a discard sink.
 
-``sink:application`` reads each PUT body in 1 MiB pieces, hashes it (SHA-256), writes it at its
-offset into one file and fsyncs (what the upload engine does per chunk, minus the framework);
+``sink:application`` reads each PUT body in UPLOAD_READ_BUFFER pieces (the engine's), hashes it
+(SHA-256), writes it at its offset into the upload's file and fsyncs: what the upload engine does per
+chunk, minus the framework. ``PUT /sink/<upload>/<index>?chunk=<size>``: each upload of the benchmark
+has a name of its own, so its file is new (fresh block allocation, as an upload's).
 ``sink:discard`` reads and drops the body (the loopback limit).
 """
 

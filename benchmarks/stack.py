@@ -1,0 +1,188 @@
+"""The production setup, on this machine, for the benchmarks: what the Dockerfile and compose.yaml run.
+
+- PostgreSQL: a fresh database of the run (``BENCH_PG_URL``, default the local server), dropped at
+  the end unless ``keep_database``; the records benchmark keeps a named one (its 100k rows).
+- Redis: the Celery broker and the shared cache (``BENCH_REDIS_URL``), as compose.yaml sets them.
+- One real Celery worker on a queue of the run.
+- gunicorn started with the Dockerfile's own command line (read from the Dockerfile, so the two
+  cannot drift), bound to loopback. Baseline WSGI apps run under the very same command line.
+
+``embedded=True`` gives the ``make run`` mode instead (SQLite, no broker, Celery eager).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def dockerfile_gunicorn(app: str, port: int) -> list[str]:
+    """The Dockerfile's gunicorn command for ``app`` on 127.0.0.1:``port``."""
+    text = (ROOT / "Dockerfile").read_text()
+    command = re.search(r'exec (gunicorn [^"]+)"', text)
+    if command is None:
+        raise RuntimeError("no `exec gunicorn ...` CMD in the Dockerfile")
+    defaults = dict(re.findall(r"\b([A-Z_]+)=(\S+)", text.split("WORKDIR", 1)[0]))
+    words = []
+    for word in shlex.split(command.group(1)):
+        word = word.replace("0.0.0.0:${PORT}", f"127.0.0.1:{port}")
+        word = re.sub(
+            r"\$\{(\w+)\}", lambda m: os.environ.get(m.group(1)) or defaults.get(m.group(1), ""), word
+        )
+        words.append(word)
+    words[0:2] = [PYTHON, "-m", "gunicorn", app]
+    return words
+
+
+def _pg(statement: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{PG_URL}/postgres", autocommit=True) as conn:
+        conn.execute(statement)
+
+
+def pg_database_exists(name: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(f"{PG_URL}/postgres", autocommit=True) as conn:
+        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+
+
+@dataclass
+class Stack:
+    work_dir: Path
+    embedded: bool = False
+    database: str = ""  # a PostgreSQL database name to use (kept); default: a fresh one (dropped)
+    celery_workers: int = 1
+    extra_env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    processes: list[subprocess.Popen] = field(default_factory=list)
+    masters: dict[str, subprocess.Popen] = field(default_factory=dict)
+    _drop: str = ""
+
+    def start(self, *, demo: bool = True) -> Stack:
+        run = uuid.uuid4().hex[:8]
+        var = self.work_dir
+        var.mkdir(parents=True, exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "AWS_"))}
+        env.update(
+            DJANGO_SETTINGS_MODULE="config.settings", VAR_DIR=str(var), DEBUG="false",
+            MEDIA_ROOT=str(var / "media"), STATIC_ROOT=str(var / "static"), PYTHONUNBUFFERED="1",
+            ALLOWED_HOSTS="127.0.0.1,localhost", LOG_LEVEL="ERROR", STORAGE_BACKEND="local",
+        )
+        if self.embedded:
+            env.update(DATABASE_URL=f"sqlite:///{var / 'db.sqlite3'}", CELERY_BROKER_URL="",
+                       CELERY_TASK_ALWAYS_EAGER="true", CACHE_URL="")
+        else:
+            name = self.database or f"ledgerdoc_bench_{run}"
+            if not pg_database_exists(name):
+                _pg(f'CREATE DATABASE "{name}"')
+            if not self.database:
+                self._drop = name
+            # compose.yaml: CONN_MAX_AGE 60, Redis db 0 the broker and db 1 the cache.
+            env.update(
+                DATABASE_URL=f"{PG_URL}/{name}", CONN_MAX_AGE="60",
+                CELERY_BROKER_URL=f"{REDIS_URL}/13", CACHE_URL=f"{REDIS_URL}/12",
+                CELERY_TASK_ALWAYS_EAGER="false", CELERY_TASK_DEFAULT_QUEUE=f"ledgerdoc-bench-{run}",
+            )
+        env.update(self.extra_env)
+        self.env = env
+        self.manage("migrate", "--noinput", "-v0")
+        if demo:
+            self.manage("load_demo")
+        if not self.embedded:
+            for number in range(self.celery_workers):
+                self.processes.append(self._spawn(
+                    [PYTHON, "-m", "celery", "-A", "config", "worker", "-Q",
+                     env["CELERY_TASK_DEFAULT_QUEUE"], "--loglevel", "WARNING",
+                     "-n", f"bench{number}-{run}@%h", "--without-gossip", "--without-mingle"],
+                    f"celery-{number}.log",
+                ))
+        return self
+
+    def manage(self, *args: str) -> str:
+        done = subprocess.run(
+            [PYTHON, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True
+        )
+        if done.returncode:
+            raise RuntimeError(f"manage.py {args[0]} failed:\n{done.stderr[-3000:]}")
+        return done.stdout
+
+    def _spawn(self, command: list[str], log_name: str, env: dict | None = None) -> subprocess.Popen:
+        log = open(self.work_dir / log_name, "ab")  # noqa: SIM115
+        return subprocess.Popen(
+            command, cwd=ROOT, env=env or self.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def serve(self, app: str = "config.wsgi:application", env: dict | None = None) -> str:
+        """Start ``app`` under the Dockerfile's gunicorn command; answers its base URL."""
+        port = free_port()
+        process = self._spawn(dockerfile_gunicorn(app, port), f"gunicorn-{port}.log",
+                              {**self.env, **(env or {})})
+        self.processes.append(process)
+        url = f"http://127.0.0.1:{port}"
+        self.masters[url] = process
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(requests.RequestException):
+                requests.get(f"{url}/", timeout=2)
+                return url
+            if process.poll() is not None:
+                raise RuntimeError(f"gunicorn for {app} exited: see {self.work_dir}/gunicorn-{port}.log")
+            time.sleep(0.2)
+        raise RuntimeError(f"gunicorn for {app} did not answer")
+
+    def worker_pids(self, base_url: str) -> list[int]:
+        """The gunicorn worker processes serving ``base_url`` (children of its master)."""
+        master = self.masters[base_url].pid
+        for _ in range(100):
+            with contextlib.suppress(OSError):
+                children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+                if children:
+                    return [int(pid) for pid in children]
+            time.sleep(0.1)
+        raise RuntimeError(f"no gunicorn workers under {master}")
+
+    def stop(self) -> None:
+        for process in self.processes:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+        if self._drop:
+            with contextlib.suppress(Exception):
+                _pg(f'DROP DATABASE IF EXISTS "{self._drop}" WITH (FORCE)')
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
