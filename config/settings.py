@@ -206,6 +206,11 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="ledgerdoc@localhost"
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- REST framework, JWT, OpenAPI --------------------------------------------------------------
+# Records lists: ``Prefer: count=estimated`` counts exactly up to this many rows (the planner's
+# estimate above it); a ``$skiptoken`` (keyset page) stays valid this long.
+REST_COUNT_EXACT_LIMIT = env.int("REST_COUNT_EXACT_LIMIT", default=10_000)
+REST_SKIPTOKEN_SECONDS = env.int("REST_SKIPTOKEN_SECONDS", default=3600)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "apps.accounts.authentication.ContextJWTAuthentication",

@@ -7,6 +7,8 @@ from http import HTTPStatus
 from typing import Any
 
 from django.db import transaction
+from django.http import HttpResponse
+from django.http.response import HttpResponseBase
 from django.test.client import RequestFactory
 from django.urls import Resolver404, resolve
 from drf_spectacular.types import OpenApiTypes
@@ -24,7 +26,9 @@ from apps.records.caches import cache_list, cache_reset
 from apps.records.codec import storable_text
 from apps.records.sync import ensure_synced
 
-QUERY_OPTIONS = ("$select", "$filter", "$orderby", "$top", "$skip", "$expand", "$valrule", "$context")
+QUERY_OPTIONS = (
+    "$select", "$filter", "$orderby", "$top", "$skip", "$expand", "$valrule", "$context", "$skiptoken",
+)
 PAGE_HEADERS = {
     "page-count": "X-Page-Count",
     "records-size": "X-Records-Size",
@@ -52,6 +56,11 @@ LIST_PARAMS = [
     _param("$expand", "Detail tables or foreign-key columns, with nested options in parentheses"),
     _param("$valrule", "Validation rule id/uuid whose filter applies"),
     _param("$context", "Context variables for $valrule, `Name:value,Other:value`"),
+    _param("$skiptoken", "Continue from the previous page (keyset): the token its `Link: rel=next` "
+           "header gave; only with the default key order, never with $skip"),
+    _param("Prefer", "`count=exact` (default), `planned` (the planner's estimate), `estimated` "
+           "(exact up to REST_COUNT_EXACT_LIMIT rows, else planned) or `none` (no count: row-count "
+           "and page-count are left out); answered in Preference-Applied", OpenApiParameter.HEADER),
 ]
 DETAIL_PARAMS = [LIST_PARAMS[1], LIST_PARAMS[5]]
 
@@ -60,10 +69,47 @@ def _options(request) -> dict[str, str]:
     return {key: request.query_params.get(key) for key in QUERY_OPTIONS if key in request.query_params}
 
 
-def _paged(body: dict[str, Any]) -> Response:
-    response = Response(body)
+def _count_preference(request) -> str | None:
+    """``Prefer: count=...`` (RFC 7240; an unknown value is ignored, as any unknown preference)."""
+    for item in request.headers.get("Prefer", "").split(","):
+        name, _, value = item.strip().partition("=")
+        if name.strip().lower() == "count" and value.strip().lower() in selectors.COUNT_MODES:
+            return value.strip().lower()
+    return None
+
+
+def _next_link(request, token: str) -> str:
+    query = request.GET.copy()
+    query.pop("$skip", None)
+    query["$skiptoken"] = token
+    return request.build_absolute_uri(f"{request.path}?{query.urlencode(safe='$,()')}")
+
+
+def _listed(request, page: selectors.ListPage) -> HttpResponseBase:
+    body = page.body
+    link = _next_link(request, page.next_token) if page.next_token else None
+    if link and "$skiptoken" in request.query_params:
+        body["next-link"] = link  # a keyset client: the link in the body too
+    response = _paged(body)
+    if link:
+        response["Link"] = f'<{link}>; rel="next"'
+    if _count_preference(request):
+        response["Preference-Applied"] = f"count={page.count}"
+    return response
+
+
+def _paged(body: dict[str, Any]) -> HttpResponseBase:
+    records = body["records"]
+    if isinstance(records, selectors.RawRecords):
+        # Rendered by PostgreSQL: the texts go into the envelope as they are.
+        head = json.dumps({k: v for k, v in body.items() if k != "records"}, separators=(",", ":"))
+        content = f'{head[:-1]},"records":[{",".join(records)}]}}'
+        response: HttpResponseBase = HttpResponse(content.encode(), content_type="application/json")
+    else:
+        response = Response(body)
     for key, header in PAGE_HEADERS.items():
-        response[header] = str(body[key])
+        if key in body:
+            response[header] = str(body[key])
     return response
 
 
@@ -89,7 +135,11 @@ class TableView(APIView):
         summary="Records of a table: {page-count, records-size, skip-records, row-count, array-count, records}",
     )
     def get(self, request, table: str):
-        return _paged(selectors.record_list(get_context(request), table, _options(request)))
+        page = selectors.record_list(
+            get_context(request), table, _options(request),
+            count=_count_preference(request) or "exact",
+        )
+        return _listed(request, page)
 
     @extend_schema(
         operation_id="records_table_create",

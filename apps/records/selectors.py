@@ -7,18 +7,23 @@ foreign-key expansion and one per distinct foreign-key target table (identifiers
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
+from django.core import signing
+from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
 
 from apps.accounts.selectors import sysconfig_bool, sysconfig_int
 from apps.core.errors import BadRequest, Forbidden, NotFound
 from apps.core.wire import MAX_DIGITS, parse_id_or_key
-from apps.records import access
+from apps.records import access, sqljson
 from apps.records.codec import fk_value, list_value, out_name, scalar
 from apps.records.dictionary import (
     ChildMeta,
@@ -290,6 +295,23 @@ def render(obj: Any, plan: Plan, resolver: IdentifierResolver, lower: bool) -> d
     return body
 
 
+class RawRecords(list):
+    """Records already rendered as JSON texts (by PostgreSQL: ``apps.records.sqljson``)."""
+
+
+def page_records(
+    ctx, page: QuerySet, plan: Plan
+) -> tuple[list[dict[str, Any]] | RawRecords, list[Any]]:
+    """(a page's records, their keys): JSON texts built by PostgreSQL when it can, else rendered
+    here."""
+    if sqljson.supports(plan):
+        lower = sysconfig_bool("REST_COLUMNNAME_TOLOWERCASE", False, client_id=ctx.client_id)
+        rows = sqljson.page_texts(ctx, page, plan, lower)
+        return RawRecords(text for _, text in rows), [key for key, _ in rows]
+    objs = list(page)
+    return render_many(ctx, objs, plan), [obj.pk for obj in objs]
+
+
 def render_many(ctx, objs: list[Any], plan: Plan) -> list[dict[str, Any]]:
     resolver = IdentifierResolver()
     load(ctx, objs, plan, resolver)
@@ -349,7 +371,71 @@ def max_records(ctx) -> int:
     return min(limit, MAX_PAGE_SIZE)
 
 
-def record_list(ctx, table_name: str, params: dict[str, str]) -> dict[str, Any]:
+COUNT_MODES = ("exact", "planned", "estimated", "none")
+SKIPTOKEN_SALT = "ledgerdoc.records.skiptoken"
+# Options a $skiptoken is bound to: the same query, on the same table, for the same tenant.
+_TOKEN_BOUND = ("$filter", "$select", "$orderby", "$top", "$expand", "$valrule", "$context")
+
+
+@dataclass
+class ListPage:
+    body: dict[str, Any]
+    count: str  # the count mode applied (Preference-Applied)
+    next_token: str | None = None  # a $skiptoken for the next page (keyset order only)
+
+
+def _planned_rows(qs: QuerySet) -> int:
+    """The planner's estimate of the rows ``qs`` matches (PostgreSQL's EXPLAIN, no execution)."""
+    plan = json.loads(qs.order_by().explain(format="json"))
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def _row_count(qs: QuerySet, mode: str) -> tuple[int | None, str]:
+    """(the row count, the mode applied): ``Prefer: count=...`` as PostgREST has it."""
+    if mode == "none":
+        return None, "none"
+    if mode in ("planned", "estimated") and connection.vendor == "postgresql":
+        planned = _planned_rows(qs)
+        if mode == "planned" or planned > int(settings.REST_COUNT_EXACT_LIMIT):
+            return planned, mode
+        return qs.count(), mode
+    return qs.count(), "exact"  # no planner estimate elsewhere: the exact count
+
+
+def _keyset_direction(plan: Plan) -> str | None:
+    """"asc"/"desc" when the page order is the key alone (a keyset can continue it), else None."""
+    if not plan.order:
+        return "asc"
+    if len(plan.order) == 1 and plan.order[0].lstrip("-") in ("pk", plan.meta.pk.attname):
+        return "desc" if plan.order[0].startswith("-") else "asc"
+    return None
+
+
+def _token_scope(ctx, meta: TableMeta, params: dict[str, str]) -> str:
+    bound = "\x00".join(str(params.get(k) or "") for k in _TOKEN_BOUND)
+    return hashlib.sha256(f"{ctx.client_id}\x00{meta.table_name}\x00{bound}".encode()).hexdigest()[:32]
+
+
+def _read_skiptoken(ctx, meta: TableMeta, params: dict[str, str], direction: str | None) -> tuple[Any, int]:
+    """(the last key of the previous page, the rows before this page) from a valid $skiptoken."""
+    if direction is None:
+        raise BadRequest("$skiptoken needs the page order to be the key alone (no $orderby, or id).")
+    if parse_int(params.get("$skip"), "$skip", 0):
+        raise BadRequest("$skiptoken and $skip cannot be combined.")
+    try:
+        data = signing.loads(str(params["$skiptoken"]), salt=SKIPTOKEN_SALT,
+                             max_age=int(settings.REST_SKIPTOKEN_SECONDS))
+    except signing.BadSignature:
+        raise BadRequest("The $skiptoken is not valid (altered, or expired).") from None
+    if not isinstance(data, dict) or data.get("s") != _token_scope(ctx, meta, params):
+        raise BadRequest("The $skiptoken belongs to another query; repeat the same options.")
+    return data["k"], int(data["n"])
+
+
+def record_list(ctx, table_name: str, params: dict[str, str], *, count: str = "exact") -> ListPage:
+    """A page of records. ``count``: ``Prefer: count=exact|planned|estimated|none``. With
+    ``$skiptoken`` the page continues the previous one from its last key (a keyset: as cheap
+    deep down as on page one); a page in key order offers the token of the next page."""
     meta = table_meta(table_name)
     qs = read_queryset(ctx, meta.table_name)
     plan = build_plan(
@@ -368,20 +454,38 @@ def record_list(ctx, table_name: str, params: dict[str, str]) -> dict[str, Any]:
         plan.q &= compile_filter(meta, rule_text, source="$valrule")
     qs = qs.filter(plan.q).order_by(*(plan.order or ["pk"]))
     size = plan.size
-    row_count = qs.count()
-    page = qs[plan.skip : plan.skip + size] if size is not None else qs[plan.skip :]
-    objs = list(page)
-    records = render_many(ctx, objs, plan)
-    records_size = size if size is not None else max(row_count - plan.skip, 0)
-    page_count = math.ceil(row_count / records_size) if records_size else (1 if row_count else 0)
-    return {
-        "page-count": page_count,
-        "records-size": records_size,
-        "skip-records": plan.skip,
-        "row-count": row_count,
-        "array-count": len(records),
-        "records": records,
-    }
+    row_count, applied = _row_count(qs, count)
+    direction = _keyset_direction(plan)
+    before = plan.skip
+    if params.get("$skiptoken"):
+        last_key, before = _read_skiptoken(ctx, meta, params, direction)
+        page_qs = qs.filter(pk__gt=last_key) if direction == "asc" else qs.filter(pk__lt=last_key)
+        page = page_qs[:size] if size is not None else page_qs
+    else:
+        page = qs[plan.skip : plan.skip + size] if size is not None else qs[plan.skip :]
+    records, keys = page_records(ctx, page, plan)
+    if size is not None:
+        records_size = size
+    else:
+        records_size = max((row_count or 0) - before, 0) if row_count is not None else len(records)
+    body: dict[str, Any] = {}
+    if row_count is not None:
+        body["page-count"] = (
+            math.ceil(row_count / records_size) if records_size else (1 if row_count else 0)
+        )
+    body["records-size"] = records_size
+    body["skip-records"] = before
+    if row_count is not None:
+        body["row-count"] = row_count
+    body["array-count"] = len(records)
+    body["records"] = records
+    next_token = None
+    if direction is not None and size is not None and keys and len(keys) == size:
+        next_token = signing.dumps(
+            {"s": _token_scope(ctx, meta, params), "k": keys[-1], "n": before + len(keys)},
+            salt=SKIPTOKEN_SALT, compress=True,
+        )
+    return ListPage(body=body, count=applied, next_token=next_token)
 
 
 def record_get(ctx, table_name: str, ident: Any) -> Any:

@@ -28,7 +28,13 @@ class RecordPageSerializer(serializers.Serializer):
 
 
 for _name in ("page-count", "records-size", "skip-records", "row-count", "array-count"):
-    RecordPageSerializer._declared_fields[_name] = serializers.IntegerField()
+    # With ``Prefer: count=none`` there is no row-count, hence no page-count.
+    RecordPageSerializer._declared_fields[_name] = serializers.IntegerField(
+        required=_name not in ("page-count", "row-count")
+    )
+RecordPageSerializer._declared_fields["next-link"] = serializers.URLField(
+    required=False, help_text="The next page by $skiptoken (only in answers to a $skiptoken request)"
+)
 
 
 class RecordSerializer(serializers.Serializer):

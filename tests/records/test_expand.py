@@ -109,7 +109,10 @@ def test_query_count_is_constant(garden_admin, django_assert_num_queries, django
     with django_assert_num_queries(baseline):
         assert garden_admin.get(ORDER_URL, {**params, "$top": 27}).json()["array-count"] == 27
     plain = _count_queries(garden_admin, django_assert_max_num_queries, {"$top": 27, "$select": "DocumentNo"})
-    assert plain < baseline
+    if connection.vendor == "postgresql":
+        assert plain == baseline  # PostgreSQL renders a page, expansions and all, in one statement
+    else:
+        assert plain < baseline
 
 
 def test_nested_top_and_skip_per_parent(garden_admin):
