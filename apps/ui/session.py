@@ -17,6 +17,7 @@ from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from apps.accounts import services as account_services
 from apps.core.context import RequestContext
@@ -42,6 +43,15 @@ def error_response(request: HttpRequest, status: int, title: str, detail: str) -
     return render(
         request, "ui/error.html", {"status": status, "title": title, "detail": detail}, status=status
     )
+
+
+def _same_site_referer(request: HttpRequest) -> str:
+    referer = request.headers.get("Referer") or ""
+    if referer and url_has_allowed_host_and_scheme(
+        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return referer
+    return ""
 
 
 def ui_context(request: HttpRequest) -> RequestContext:
@@ -82,6 +92,11 @@ def ui_page(view: Any) -> Any:
         try:
             return view(request, ctx, *args, **kwargs)
         except ApplicationError as exc:
+            back = _same_site_referer(request)
+            if request.method == "POST" and back and exc.status not in (401, 404) and not _wants_json(request):
+                # A refused form (a name taken, a wrong choice): back to its page, said in words.
+                messages.error(request, str(exc.detail))
+                return redirect(back)
             return error_response(request, exc.status, exc.title, str(exc.detail))
 
     return wrapper

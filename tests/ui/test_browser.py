@@ -25,13 +25,17 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 VENDOR = ROOT / "apps" / "ui" / "static" / "ui" / "vendor" / "tus.min.js"
 MiB = 1024 * 1024
 WAIT = 60_000  # ms
+MAX_FILE = 40 * MiB
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     if not VENDOR.exists():
         pytest.fail("tus-js-client is not in the UI's static files: run `make ui-assets` (needs node and npm)")
-    live = LiveStack(tmp_path_factory.mktemp("ui"), nodes=0)
+    # A low size limit, so that a "too large" answer can be seen without sending gigabytes.
+    live = LiveStack(
+        tmp_path_factory.mktemp("ui"), nodes=0, extra_env={"UPLOAD_MAX_FILE_SIZE": str(MAX_FILE)}
+    )
     try:
         live.start()
         live.manage("collectstatic", "--noinput", "-v0")
@@ -272,6 +276,43 @@ def test_pause_and_resume(stack, page, tmp_path):
     page.locator('li.upload[data-file="paused.bin"][data-state="done"]').wait_for()
     token = api_token(stack, "GardenUser")
     assert document_sha256(stack, token, "paused.bin") == expected
+
+
+def test_upload_errors_are_said_in_words(stack, page, tmp_path):
+    base = stack.urls[0]
+    sign_in(page, base, "GardenUser")
+    page.goto(f"{base}/ui/documents/")
+    # Over the server's size limit: refused before any byte is sent.
+    big = tmp_path / "too-big.bin"
+    with big.open("wb") as out:
+        out.truncate(MAX_FILE + 1)
+    page.set_input_files("#upload-input", str(big))
+    error = page.locator('li.upload[data-file="too-big.bin"] .error')
+    error.wait_for()
+    assert "too large" in error.inner_text()
+    # Bytes damaged on the way (one bit of the body flipped): the checksum check refuses them.
+    damaged = tmp_path / "damaged.bin"
+    random_file(damaged, 200_000, seed=4)
+
+    def flip(route):
+        if route.request.method == "PATCH":
+            body = bytearray(route.request.post_data_buffer)
+            body[100] ^= 1
+            route.continue_(post_data=bytes(body))
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/tus/**", flip)
+    page.set_input_files("#upload-input", str(damaged))
+    error = page.locator('li.upload[data-file="damaged.bin"] .error')
+    error.wait_for()
+    assert "arrived damaged" in error.inner_text()
+    shot(page, "19-upload-errors")
+    page.unroute("**/api/v1/tus/**")
+    # A name already taken: the folder page says so.
+    page.get_by_label("New folder").fill("default-domain")
+    page.get_by_role("button", name="Create folder").click()
+    assert "already exists" in page.locator(".messages").inner_text()
 
 
 def test_thumbnail_appears_for_an_image(stack, page, tmp_path):

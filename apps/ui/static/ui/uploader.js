@@ -230,8 +230,10 @@
         emit("progress", { sent: sent, total: total });
       },
       onError: function (error) {
+        var status = error && error.originalResponse ? error.originalResponse.getStatus() : 0;
         setState("error", "Stopped");
         pauseButton.textContent = "Resume";
+        pauseButton.hidden = status === 413; // sending it again cannot help
         paused = true;
         showError(error && error.originalResponse ? errorInWords(error) : (error && error.message && error.message.indexOf("session") >= 0 ? error.message : errorInWords(error)));
         emit("error", { message: errorBox.textContent });
