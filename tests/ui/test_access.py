@@ -157,3 +157,17 @@ def test_a_folder_of_many_files_pages(ui_user):
     assert "Page 1 of 20" in page
     page = ui_user.get(f"/ui/documents/{workspaces.pk}/?q=0123").content.decode()
     assert "file-0123.txt" in page and "1 item" in page
+
+
+def test_pages_cost_a_few_queries_whatever_the_folder_size(ui_admin, django_assert_max_num_queries):
+    workspaces = DMSFile.objects.get(client__name="GardenWorld", name="workspaces")
+    DMSFile.objects.bulk_create([
+        DMSFile(client_id=workspaces.client_id, org_id=workspaces.org_id, parent=workspaces,
+                name=f"scan-{n:04}.pdf", size=n, is_directory=False)
+        for n in range(1000)
+    ])
+    order, _ = garden_ids()
+    for path in ("/ui/documents/", f"/ui/documents/{workspaces.pk}/", "/ui/orders/",
+                 f"/ui/orders/{order.pk}/", "/ui/approvals/"):
+        with django_assert_max_num_queries(20):
+            assert ui_admin.get(path).status_code == 200
