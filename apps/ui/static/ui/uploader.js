@@ -138,6 +138,7 @@
       mine.forEach(function (u) {
         var item = document.createElement("li");
         item.textContent = u.metadata.filename + " (" + formatBytes(u.size) + ")";
+        item.setAttribute("data-key", u.urlStorageKey);
         list.appendChild(item);
       });
       box.appendChild(list);
@@ -284,9 +285,20 @@
       if (previous.length) {
         upload.resumeFromPreviousUpload(previous[0]);
         setState("uploading", "Resuming…");
+        self.resumed(previous[0].urlStorageKey);
       }
       upload.start();
     });
+  };
+
+  /* An interrupted upload is going on again: it leaves the list of interrupted ones. */
+  Uploader.prototype.resumed = function (key) {
+    var box = this.root.querySelector("[data-resumable]");
+    if (!box) return;
+    box.querySelectorAll("li").forEach(function (item) {
+      if (item.getAttribute("data-key") === key) item.remove();
+    });
+    if (!box.querySelector("li")) box.hidden = true;
   };
 
   /* Hand the finished upload to the page's place; retried while the server is still finishing it. */
