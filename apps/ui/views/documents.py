@@ -192,9 +192,9 @@ def download_view(request: HttpRequest, ctx: RequestContext, file_id: int) -> Ht
         raise BadRequest("A folder cannot be downloaded.")
     if node.stored_file_id is None:
         raise NotFound("This file is still being uploaded.")
+    # Always as an attachment: a stored HTML or SVG file never runs as a page of this origin.
     return file_response(
         request, stored_file=node.stored_file, file_name=node.name, content_type=node.content_type,
-        inline=request.GET.get("inline") == "1",
     )
 
 
