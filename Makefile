@@ -58,7 +58,7 @@ ui-assets: $(UI_VENDOR)/tus.min.js
 browser:
 	@command -v chromium >/dev/null || { \
 	  echo "installing Debian's chromium for the browser tests (tests/ui)"; \
-	  { apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; }; } \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }; } \
 	  || { echo "could not install chromium: as root, run apt-get install chromium"; exit 1; }; }
 
 migrate: install
