@@ -171,3 +171,19 @@ def test_pages_cost_a_few_queries_whatever_the_folder_size(ui_admin, django_asse
                  f"/ui/orders/{order.pk}/", "/ui/approvals/"):
         with django_assert_max_num_queries(20):
             assert ui_admin.get(path).status_code == 200
+
+
+def test_sign_in_returns_to_the_page_asked_for(demo, client):
+    wanted = "/ui/documents/?q=a&sort=-date"
+    answer = client.get(wanted)
+    login_url = answer["Location"]
+    client.get(login_url)
+    answer = client.post(login_url, {"username": "GardenUser", "password": "GardenUser", "next": wanted})
+    answer = client.post(answer["Location"], {"action": "login", "next": client.get(answer["Location"]).context["next"]})
+    assert answer["Location"] == wanted
+
+
+def test_sign_in_never_redirects_off_site(demo, client):
+    answer = client.post("/ui/login", {"username": "GardenUser", "password": "GardenUser", "next": "https://evil.example/"})
+    answer = client.post(answer["Location"], {"action": "login", "next": "https://evil.example/"})
+    assert answer["Location"] == "/ui/"

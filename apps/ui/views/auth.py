@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -69,7 +70,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 request.session[PENDING_USER_KEY] = user.pk
                 request.session[PENDING_AT_KEY] = time.time()
                 request.session.pop(AUTH_SESSION_KEY, None)
-                return redirect(f"{reverse('ui:login-context')}?next={_next_url(request)}")
+                return redirect(f"{reverse('ui:login-context')}?{urlencode({'next': _next_url(request)})}")
     return render(
         request, "ui/login.html",
         {"error": error, "username": username, "next": _next_url(request)}, status=status,
