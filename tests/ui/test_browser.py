@@ -256,6 +256,27 @@ def test_reload_mid_upload_then_resume_to_the_right_sha256(stack, page, tmp_path
     assert document_sha256(stack, token, "default-domain/workspaces/resumed-30mib.bin") == expected
 
 
+def test_a_dropped_network_resumes_by_itself(stack, context, tmp_path):
+    page = context.new_page()
+    base = stack.urls[0]
+    sign_in(page, base, "GardenUser")
+    page.goto(f"{base}/ui/documents/")
+    source = tmp_path / "offline.bin"
+    expected = random_file(source, 12 * MiB, seed=5)
+    slow_patches(page, 0.4)
+    page.set_input_files("#upload-input", str(source))
+    page.wait_for_function(
+        "() => { const li = document.querySelector('li.upload[data-file=\"offline.bin\"]');"
+        " return li && parseInt(li.getAttribute('data-offset') || '0', 10) >= 4 * 1024 * 1024; }"
+    )
+    context.set_offline(True)
+    page.locator('li.upload[data-file="offline.bin"][data-state="offline"]').wait_for()
+    shot(page, "10b-upload-offline")
+    context.set_offline(False)
+    page.locator('li.upload[data-file="offline.bin"][data-state="done"]').wait_for()
+    assert document_sha256(stack, api_token(stack, "GardenUser"), "offline.bin") == expected
+
+
 def test_pause_and_resume(stack, page, tmp_path):
     base = stack.urls[0]
     sign_in(page, base, "GardenUser")

@@ -232,6 +232,20 @@
       },
       onError: function (error) {
         var status = error && error.originalResponse ? error.originalResponse.getStatus() : 0;
+        if (status === 0 && navigator.onLine === false) {
+          // The network is gone: go on by itself when it is back.
+          setState("offline", "Waiting for the network…");
+          showError("The connection was lost. The upload goes on by itself when the network is back.");
+          emit("offline", {});
+          window.addEventListener("online", function () {
+            if (li.getAttribute("data-state") !== "offline") return;
+            errorBox.hidden = true;
+            samples = [];
+            setState("uploading", "Resuming…");
+            upload.start();
+          }, { once: true });
+          return;
+        }
         setState("error", "Stopped");
         pauseButton.textContent = "Resume";
         pauseButton.hidden = status === 413; // sending it again cannot help
