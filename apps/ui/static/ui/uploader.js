@@ -235,6 +235,8 @@
         if (status === 0 && navigator.onLine === false) {
           // The network is gone: go on by itself when it is back.
           setState("offline", "Waiting for the network…");
+          li.querySelector("[data-speed]").textContent = "";
+          li.querySelector("[data-eta]").textContent = "";
           showError("The connection was lost. The upload goes on by itself when the network is back.");
           emit("offline", {});
           window.addEventListener("online", function () {
