@@ -408,6 +408,7 @@ def test_order_attachment_upload_and_download(stack, page, tmp_path):
     download = waiting.value
     assert Path(download.path()).read_text() == "Deliver to the back gate before noon.\n"
     page.get_by_role("link", name="Delete attachment delivery-note.txt").click()
+    shot(page, "14b-attachment-delete-confirm")
     page.get_by_role("button", name="Delete").click()
     page.wait_for_url(f"**/ui/orders/{order}/**")
     assert page.locator("[data-attachments] a", has_text="delivery-note.txt").count() == 0
@@ -456,6 +457,9 @@ def test_over_limit_order_is_approved_in_the_inbox(stack, browser):
         history = page.locator("ol.history").inner_text()
         assert "OK for the orchard" in history
         shot(page, "16-order-history")
+        page.goto(f"{base}/ui/history/c_order/{order}/")
+        assert "OK for the orchard" in page.locator("main").inner_text()
+        shot(page, "16b-workflow-history")
     finally:
         user.close()
         admin.close()
