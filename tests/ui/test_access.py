@@ -187,3 +187,13 @@ def test_sign_in_never_redirects_off_site(demo, client):
     answer = client.post("/ui/login", {"username": "GardenUser", "password": "GardenUser", "next": "https://evil.example/"})
     answer = client.post(answer["Location"], {"action": "login", "next": "https://evil.example/"})
     assert answer["Location"] == "/ui/"
+
+
+def test_a_user_without_roles_is_told_so(demo, client):
+    answer = client.post("/ui/login", {"username": "admin", "password": "admin"})
+    assert answer.status_code == 302
+    page = client.get(answer["Location"])
+    assert b"no role in any client" in page.content
+    answer = client.post(answer["Location"], {"action": "login"})
+    assert answer.status_code == 400
+    assert not AuthSession.objects.filter(user__username="admin").exists()

@@ -116,7 +116,7 @@ def login_context_view(request: HttpRequest) -> HttpResponse:
     source = request.POST if request.method == "POST" else request.GET
     wanted = {key: source.get(key) for key in ("client", "role", "org", "warehouse")}
     choice = _choices(user, wanted)
-    error = ""
+    error = "" if choice["clients"] else "Your user has no role in any client: ask an administrator for one."
     status = 200
     if request.method == "POST" and source.get("action") != "update":
         if not (choice["client"] and choice["role"] and choice["org"]):
