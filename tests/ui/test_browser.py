@@ -183,14 +183,14 @@ def test_folder_create_rename_delete(stack, page):
     page.goto(f"{base}/ui/documents/{workspaces}/")
     page.get_by_label("New folder").fill("Contracts 2027")
     page.get_by_role("button", name="Create folder").click()
-    page.get_by_role("link", name="Contracts 2027", exact=True).wait_for()
+    page.locator("table.files").get_by_role("link", name="Contracts 2027", exact=True).wait_for()
     shot(page, "03-documents-folder")
     page.get_by_role("link", name="Rename Contracts 2027").click()
     shot(page, "04-rename")
     page.get_by_label("New name").fill("Signed contracts")
     page.get_by_role("button", name="Rename").click()
-    page.get_by_role("link", name="Signed contracts", exact=True).wait_for()
-    assert page.get_by_role("link", name="Contracts 2027", exact=True).count() == 0
+    page.locator("table.files").get_by_role("link", name="Signed contracts", exact=True).wait_for()
+    assert page.locator("table.files").get_by_role("link", name="Contracts 2027", exact=True).count() == 0
     page.get_by_role("link", name="Move Signed contracts").click()
     shot(page, "05-move")
     page.goto(f"{base}/ui/documents/{workspaces}/")
@@ -199,7 +199,7 @@ def test_folder_create_rename_delete(stack, page):
     shot(page, "06-delete-confirm")
     page.get_by_role("button", name="Delete").click()
     page.wait_for_url(f"**/ui/documents/{workspaces}/")
-    assert page.get_by_role("link", name="Signed contracts", exact=True).count() == 0
+    assert page.locator("table.files").get_by_role("link", name="Signed contracts", exact=True).count() == 0
 
 
 def test_upload_30_mib_with_progress_events(stack, page, tmp_path):

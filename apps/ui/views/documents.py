@@ -3,6 +3,7 @@ search, sorting), folder and file actions, and the place where browser uploads l
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import PurePosixPath
 
 from django.contrib import messages
@@ -61,6 +62,27 @@ def _breadcrumbs(folder: DMSFile | None) -> list[DMSFile]:
     return list(reversed(trail))
 
 
+TREE_FOLDERS_MAX = 100
+
+
+def _tree(ctx: RequestContext, breadcrumbs: list[DMSFile]) -> list[dict]:
+    """The folder tree opened along the current path: the folders of each level down to here."""
+    path_ids = [crumb.pk for crumb in breadcrumbs]
+    levels: list[list[dict]] = []
+    for parent in [None, *breadcrumbs]:
+        folders = dms_selectors.folder_children(ctx, parent).filter(is_directory=True)
+        levels.append([
+            {"folder": folder, "open": folder.pk in path_ids, "current": bool(path_ids) and folder.pk == path_ids[-1],
+             "children": []}
+            for folder in folders.only("id", "name")[:TREE_FOLDERS_MAX]
+        ])
+    for upper, lower in pairwise(levels):
+        for node in upper:
+            if node["open"]:
+                node["children"] = lower
+    return levels[0]
+
+
 def _folder_url(folder: DMSFile | None) -> str:
     if folder is None:
         return reverse("ui:documents")
@@ -75,6 +97,7 @@ def _row_context(ctx: RequestContext, node: DMSFile) -> dict:
 @ui_page
 def documents_view(request: HttpRequest, ctx: RequestContext, folder_id: int | None = None) -> HttpResponse:
     folder = _folder(ctx, folder_id)
+    breadcrumbs = _breadcrumbs(folder)
     query = (request.GET.get("q") or "").strip()[:100]
     sort = request.GET.get("sort") or "name"
     if sort not in SORTS:
@@ -83,7 +106,8 @@ def documents_view(request: HttpRequest, ctx: RequestContext, folder_id: int | N
     paged = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     return page(request, ctx, "ui/documents.html", {
         "folder": folder,
-        "breadcrumbs": _breadcrumbs(folder),
+        "breadcrumbs": breadcrumbs,
+        "tree": _tree(ctx, breadcrumbs),
         "page": paged,
         "rows": [_row_context(ctx, node) for node in paged.object_list],
         "query": query,
