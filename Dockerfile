@@ -1,4 +1,11 @@
 # Ledgerdoc web image (also runs the Celery worker and beat: see compose.yaml).
+
+# The web UI's uploader, tus-js-client (pinned in package-lock.json), as `make ui-assets` installs it.
+FROM node:20-slim AS ui-assets
+WORKDIR /build
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -19,6 +26,7 @@ COPY requirements.txt ./
 RUN pip install -r requirements.txt
 
 COPY . .
+COPY --from=ui-assets /build/node_modules/tus-js-client/dist/tus.min.js apps/ui/static/ui/vendor/tus.min.js
 
 # collectstatic imports the settings, which would generate keys when none are given: point it at
 # a throw-away folder so no key ends up in the image. Real keys come from the environment.

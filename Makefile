@@ -11,7 +11,7 @@ NUXEO_CLIENT_VENV ?= var/peer-clients/nuxeo
 NUXEO_CLIENT_REQS := tests/requirements-nuxeo-client.txt
 NUXEO_CLIENT_STAMP := $(NUXEO_CLIENT_VENV)/.installed-$(shell sha1sum $(NUXEO_CLIENT_REQS) | cut -c1-12)
 
-.PHONY: install peer-clients run migrate demo test fuzz-api lint bench-records bench-uploads clean
+.PHONY: install peer-clients ui-assets browser run migrate demo test fuzz-api lint bench-records bench-uploads clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,17 +38,41 @@ $(TUS_JS_STAMP): tests/tus_js/package-lock.json
 
 peer-clients: $(NUXEO_CLIENT_STAMP) $(TUS_JS_STAMP)
 
+# The web UI's uploader, tus-js-client, pinned in package.json/package-lock.json and copied into the
+# UI's static files (not committed).
+UI_VENDOR := apps/ui/static/ui/vendor
+UI_JS_STAMP := node_modules/.installed-$(shell sha1sum package-lock.json | cut -c1-12)
+
+$(UI_JS_STAMP): package-lock.json
+	@command -v npm >/dev/null || { echo "node and npm are needed for the web UI's uploader (tus-js-client); Debian: apt-get install nodejs npm"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(UI_VENDOR)/tus.min.js: $(UI_JS_STAMP)
+	mkdir -p $(UI_VENDOR)
+	cp node_modules/tus-js-client/dist/tus.min.js $@
+
+ui-assets: $(UI_VENDOR)/tus.min.js
+
+# Headless Chromium from Debian's packages for the browser tests (tests/ui, Playwright drives it).
+browser:
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian's chromium for the browser tests (tests/ui)"; \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }; } \
+	  || { echo "could not install chromium: as root, run apt-get install chromium"; exit 1; }; }
+
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
 demo: migrate
 	$(BIN)/python manage.py load_demo
 
-run: demo
+run: demo ui-assets
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	@# Uploads a killed server left PROCESSING are finalized again before serving.
 	$(BIN)/python manage.py purge_uploads
 	@echo "Ledgerdoc on http://127.0.0.1:$(PORT)  (API docs: /api/docs/, admin: /admin/)"
+	@echo "Web UI: http://127.0.0.1:$(PORT)/ui/  (demo users: GardenAdmin, GardenUser, AcmeAdmin; password = user name)"
 	$(BIN)/gunicorn config.wsgi:application --config config/gunicorn.conf.py \
 		--bind 127.0.0.1:$(PORT) --workers 1 --threads 8 \
 		--timeout 300 --access-logfile -
@@ -57,7 +81,7 @@ run: demo
 # e2e tests alone: with a broker they use the one Celery worker that serves test_<DATABASE name>.
 # PYTEST_ARGS runs just what it names, in one process.
 TEST_WORKERS ?= auto
-test: install peer-clients
+test: install peer-clients ui-assets browser
 ifeq ($(strip $(PYTEST_ARGS)),)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not e2e"
 	$(BIN)/python -m pytest -m e2e

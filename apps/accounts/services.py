@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -91,17 +91,21 @@ def _default_id(default_id: int | None, choices: list) -> int | None:
     return default_id if default_id and any(c.id == default_id for c in choices) else None
 
 
+def _session_claims(token: AccessToken | RefreshToken, session: AuthSession) -> None:
+    token["user_id"] = session.user_id
+    token["sid"] = str(session.id)
+    token["AD_Client_ID"] = session.client_id
+    token["AD_Role_ID"] = session.role_id
+    token["AD_Org_ID"] = session.org_id
+    token["M_Warehouse_ID"] = session.warehouse_id or 0
+    token["AD_Language"] = session.language
+
+
 def _issue_pair(session: AuthSession) -> tuple[str, str]:
     refresh = RefreshToken()
     access = AccessToken()
     for token in (refresh, access):
-        token["user_id"] = session.user_id
-        token["sid"] = str(session.id)
-        token["AD_Client_ID"] = session.client_id
-        token["AD_Role_ID"] = session.role_id
-        token["AD_Org_ID"] = session.org_id
-        token["M_Warehouse_ID"] = session.warehouse_id or 0
-        token["AD_Language"] = session.language
+        _session_claims(token, session)
     session.refresh_jti = refresh["jti"]
     return str(access), str(refresh)
 
@@ -195,6 +199,54 @@ def session_logout(*, raw_token: str) -> None:
         raise BadRequest("This token does not belong to a login session.")
     _revoke(session, "logout")
     # Logging out also ends the user's remembered HTTP Basic checks.
+    basic_memo.forget_user(session.user_id)
+
+
+def session_context_check(*, session_id: str) -> RequestContext:
+    """The context of a live login session, checked as every bearer request checks it (revoked,
+    past its hard limit, idle past a refresh token's life, user/client/role/grant inactive):
+    for clients that hold the session id rather than a token (the web UI's Django session)."""
+    session = (
+        AuthSession.objects.select_related("user", "client", "role").filter(pk=session_id).first()
+    )
+    now = timezone.now()
+    if session is None or session.is_revoked:
+        raise NotAuthenticated("Your session has ended; sign in again.")
+    if session.expires <= now or (
+        session.last_refresh <= now - settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"]
+    ):
+        raise NotAuthenticated("Your session has expired; sign in again.")
+    if not session_access_active(session):
+        raise NotAuthenticated("Your user, client or role is no longer active.")
+    return context_for_session(session)
+
+
+def session_touch(*, session_id: str, every_seconds: int = 60) -> None:
+    """Record activity on a session used without refresh tokens (the web UI), as a refresh would:
+    a session idle longer than a refresh token lives is purged."""
+    now = timezone.now()
+    AuthSession.objects.filter(
+        pk=session_id, revoked_at=None, last_refresh__lt=now - timedelta(seconds=every_seconds)
+    ).update(last_refresh=now)
+
+
+def session_access_token(*, session_id: str, lifetime: timedelta) -> tuple[str, datetime]:
+    """A short-lived access token of an open login session, with the claims its own access tokens
+    carry (the refresh chain is left as it is); it dies with the session like any other."""
+    session = AuthSession.objects.get(pk=session_id)
+    token = AccessToken()
+    token.set_exp(lifetime=lifetime)
+    _session_claims(token, session)
+    return str(token), timezone.now() + lifetime
+
+
+@transaction.atomic
+def session_end(*, session_id: str, reason: str = "logout") -> None:
+    """End a login session by its id (the web UI's sign-out): as ``session_logout`` does."""
+    session = AuthSession.objects.select_for_update().filter(pk=session_id).first()
+    if session is None:
+        return
+    _revoke(session, reason)
     basic_memo.forget_user(session.user_id)
 
 

@@ -673,6 +673,60 @@ def upload_copy(
     )
 
 
+# --- rename and move (the web UI) -----------------------------------------------------------------
+
+
+def _locked_tree_node(ctx: RequestContext, dms_file: DMSFile) -> DMSFile:
+    locked = (
+        DMSFile.objects.select_for_update()
+        .filter(pk=dms_file.pk, client_id=ctx.client_id, table_name="").first()
+    )
+    if locked is None:
+        raise NotFound("No such file.")
+    return locked
+
+
+@transaction.atomic
+def dms_file_rename(*, ctx: RequestContext, dms_file: DMSFile, name: str) -> DMSFile:
+    """Give a folder or file of the tree a new name (unique among its siblings; 409 otherwise).
+    A title that was the old name follows the name."""
+    locked = _locked_tree_node(ctx, dms_file)
+    name = file_name_sanitize(name)
+    _writes_check(ctx, rows=[locked], new_row=False)
+    if name == locked.name:
+        return locked
+    if _sibling_exists(ctx, locked.parent, name):
+        raise Conflict(f"'{name}' already exists in this folder.", code="name_exists")
+    if locked.title in ("", locked.name):
+        locked.title = name
+    locked.name = name
+    locked.updated_by_id = ctx.user_id
+    locked.save()
+    return locked
+
+
+@transaction.atomic
+def dms_file_move(*, ctx: RequestContext, dms_file: DMSFile, parent: DMSFile | None) -> DMSFile:
+    """Move a folder or file of the tree into folder ``parent`` (None: the root). A folder cannot
+    go into itself or below itself; the name must be free in the target (409 otherwise)."""
+    locked = _locked_tree_node(ctx, dms_file)
+    _check_parent(ctx, parent)
+    node = parent
+    while node is not None:
+        if node.pk == locked.pk:
+            raise BadRequest("A folder cannot be moved into itself.", code="move_into_self")
+        node = node.parent
+    _writes_check(ctx, parent=parent, rows=[locked], new_row=False)
+    if (parent.pk if parent else None) == locked.parent_id:
+        return locked
+    if _sibling_exists(ctx, parent, locked.name):
+        raise Conflict(f"'{locked.name}' already exists in the target folder.", code="name_exists")
+    locked.parent = parent
+    locked.updated_by_id = ctx.user_id
+    locked.save()
+    return locked
+
+
 # --- deletes ---------------------------------------------------------------------------------------
 
 
