@@ -373,8 +373,9 @@ def max_records(ctx) -> int:
 
 COUNT_MODES = ("exact", "planned", "estimated", "none")
 SKIPTOKEN_SALT = "ledgerdoc.records.skiptoken"
-# Options a $skiptoken is bound to: the same query, on the same table, for the same tenant.
-_TOKEN_BOUND = ("$filter", "$select", "$orderby", "$top", "$expand", "$valrule", "$context")
+# Options a $skiptoken is bound to: the same query, on the same table, for the same tenant (the
+# page size may change from page to page).
+_TOKEN_BOUND = ("$filter", "$select", "$orderby", "$expand", "$valrule", "$context")
 
 
 @dataclass
