@@ -11,7 +11,7 @@ NUXEO_CLIENT_VENV ?= var/peer-clients/nuxeo
 NUXEO_CLIENT_REQS := tests/requirements-nuxeo-client.txt
 NUXEO_CLIENT_STAMP := $(NUXEO_CLIENT_VENV)/.installed-$(shell sha1sum $(NUXEO_CLIENT_REQS) | cut -c1-12)
 
-.PHONY: install peer-clients ui-assets browser run migrate demo test fuzz-api lint bench-records bench-uploads clean
+.PHONY: install peer-clients ui-assets browser run migrate demo test fuzz-api lint bench-records bench-uploads bench-load bench-smoke clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -97,11 +97,22 @@ fuzz-api: install
 lint: install
 	$(BIN)/ruff check .
 
+# Benchmarks run on the production setup (PostgreSQL, Redis, a Celery worker, the Dockerfile's
+# gunicorn: benchmarks/stack.py) against baselines measured in the same run. BENCH_ARGS passes
+# options (e.g. BENCH_ARGS="--size 1G"); bench-smoke only checks that all three work (CI).
 bench-records: install
-	$(BIN)/python -m benchmarks.records
+	$(BIN)/python -m benchmarks.records $(BENCH_ARGS)
 
 bench-uploads: install
-	$(BIN)/python -m benchmarks.uploads
+	$(BIN)/python -m benchmarks.uploads $(BENCH_ARGS)
+
+bench-load: install
+	$(BIN)/python -m benchmarks.load $(BENCH_ARGS)
+
+bench-smoke: install
+	$(BIN)/python -m benchmarks.uploads --smoke
+	$(BIN)/python -m benchmarks.records --smoke
+	$(BIN)/python -m benchmarks.load --smoke
 
 clean:
 	rm -rf $(VENV) var

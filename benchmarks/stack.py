@@ -45,7 +45,9 @@ def dockerfile_gunicorn(app: str, port: int) -> list[str]:
     command = re.search(r'exec (gunicorn [^"]+)"', text)
     if command is None:
         raise RuntimeError("no `exec gunicorn ...` CMD in the Dockerfile")
-    defaults = dict(re.findall(r"\b([A-Z_]+)=(\S+)", text.split("WORKDIR", 1)[0]))
+    # The ENV defaults of the final stage (the last FROM).
+    final = text[text.rindex("\nFROM "):]
+    defaults = dict(re.findall(r"\b([A-Z_]+)=(\S+)", final.split("WORKDIR", 1)[0]))
     words = []
     for word in shlex.split(command.group(1)):
         word = word.replace("0.0.0.0:${PORT}", f"127.0.0.1:{port}")
