@@ -14,7 +14,12 @@ from django.db import models
 SYSTEM_COLUMNS = {"AD_Client_ID", "Created", "CreatedBy", "Updated", "UpdatedBy"}
 
 _META_CACHE: dict[str, TableMeta] = {}
-_STATS = {"hits": 0}
+_STATS = {"hits": 0, "generation": 0}
+
+
+def dictionary_generation() -> int:
+    """Bumped whenever cached metadata is dropped: what was compiled from it is stale."""
+    return _STATS["generation"]
 
 
 @dataclass(frozen=True)
@@ -217,11 +222,13 @@ def identifier_columns(model: Any) -> list[str]:
 def reset_meta_cache() -> int:
     size = len(_META_CACHE)
     _META_CACHE.clear()
+    _STATS["generation"] += 1
     return size
 
 
 def reset_table_meta(table_name: str) -> int:
     """Drop one table's cached metadata; 1 if an entry was there, else 0."""
+    _STATS["generation"] += 1
     return int(_META_CACHE.pop(table_name.lower(), None) is not None)
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import threading
 import uuid
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,7 @@ from apps.records.dictionary import (
     ChildMeta,
     ColumnMeta,
     TableMeta,
+    dictionary_generation,
     identifier_columns,
     table_meta,
 )
@@ -300,13 +302,12 @@ class RawRecords(list):
 
 
 def page_records(
-    ctx, page: QuerySet, plan: Plan
+    ctx, page: QuerySet, plan: Plan, lower: bool
 ) -> tuple[list[dict[str, Any]] | RawRecords, list[Any]]:
     """(a page's records, their keys): JSON texts built by PostgreSQL when it can, else rendered
     here."""
     if sqljson.supports(plan):
-        lower = sysconfig_bool("REST_COLUMNNAME_TOLOWERCASE", False, client_id=ctx.client_id)
-        rows = sqljson.page_texts(ctx, page, plan, lower)
+        rows = list(sqljson.page_query(ctx, page, plan, lower))
         return RawRecords(text for _, text in rows), [key for key, _ in rows]
     objs = list(page)
     return render_many(ctx, objs, plan), [obj.pk for obj in objs]
@@ -385,22 +386,25 @@ class ListPage:
     next_token: str | None = None  # a $skiptoken for the next page (keyset order only)
 
 
-def _planned_rows(qs: QuerySet) -> int:
-    """The planner's estimate of the rows ``qs`` matches (PostgreSQL's EXPLAIN, no execution)."""
-    plan = json.loads(qs.order_by().explain(format="json"))
-    return int(plan[0]["Plan"]["Plan Rows"])
-
-
-def _row_count(qs: QuerySet, mode: str) -> tuple[int | None, str]:
-    """(the row count, the mode applied): ``Prefer: count=...`` as PostgREST has it."""
+def _row_count_of(count_sql: tuple[str, tuple], mode: str) -> tuple[int | None, str]:
+    """(the row count, the mode applied) for ``Prefer: count=...``, as PostgREST has it:
+    ``count_sql`` is the statement of the matching rows' keys."""
     if mode == "none":
         return None, "none"
-    if mode in ("planned", "estimated") and connection.vendor == "postgresql":
-        planned = _planned_rows(qs)
-        if mode == "planned" or planned > int(settings.REST_COUNT_EXACT_LIMIT):
-            return planned, mode
-        return qs.count(), mode
-    return qs.count(), "exact"  # no planner estimate elsewhere: the exact count
+    sql, params = count_sql
+    with connection.cursor() as cursor:
+        if mode in ("planned", "estimated") and connection.vendor == "postgresql":
+            # The planner's estimate: EXPLAIN reads no rows.
+            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+            raw = cursor.fetchone()[0]
+            planned = int((json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]["Plan Rows"])
+            if mode == "planned" or planned > int(settings.REST_COUNT_EXACT_LIMIT):
+                return planned, mode
+            applied = mode
+        else:
+            applied = "exact"  # no planner estimate elsewhere: the exact count
+        cursor.execute(f"SELECT COUNT(*) FROM ({sql}) _matching", params)
+        return int(cursor.fetchone()[0]), applied
 
 
 def _keyset_direction(plan: Plan) -> str | None:
@@ -433,11 +437,40 @@ def _read_skiptoken(ctx, meta: TableMeta, params: dict[str, str], direction: str
     return data["k"], int(data["n"])
 
 
-def record_list(ctx, table_name: str, params: dict[str, str], *, count: str = "exact") -> ListPage:
-    """A page of records. ``count``: ``Prefer: count=exact|planned|estimated|none``. With
-    ``$skiptoken`` the page continues the previous one from its last key (a keyset: as cheap
-    deep down as on page one); a page in key order offers the token of the next page."""
-    meta = table_meta(table_name)
+@dataclass
+class _ListQuery:
+    """What a list request compiles to: its plan and queryset, and the statements of its count and
+    (rendered by PostgreSQL) of its page."""
+
+    plan: Plan | None
+    qs: QuerySet | None
+    count_sql: tuple[str, tuple]
+    page_sql: tuple[str, tuple] | None  # None: rendered in Python
+    tables: tuple[str, ...]  # tables read (their access is checked on every request)
+    size: int | None
+    skip: int
+    direction: str | None
+
+
+# Compiled statements of list requests, per process: the same options for the same tenant, org
+# scope and dictionary compile to the same SQL (building and compiling a page's nested query costs
+# more than running it). Only what PostgreSQL renders, without $valrule (it reads a row) and without
+# $skiptoken (its key changes every page), is kept.
+_COMPILED: OrderedDict[tuple, _ListQuery] = OrderedDict()
+_COMPILED_MAX = 512
+_COMPILED_LOCK = threading.Lock()
+
+
+def _plan_tables(plan: Plan) -> list[str]:
+    tables = [plan.meta.table_name]
+    for _, child_plan in plan.children:
+        tables += _plan_tables(child_plan)
+    for target_plan in plan.fk_expands.values():
+        tables += _plan_tables(target_plan)
+    return tables
+
+
+def _compile_list(ctx, meta: TableMeta, params: dict[str, str], lower: bool) -> _ListQuery:
     qs = read_queryset(ctx, meta.table_name)
     plan = build_plan(
         ctx,
@@ -454,17 +487,73 @@ def record_list(ctx, table_name: str, params: dict[str, str], *, count: str = "e
         rule_text = valrule_filter(ctx, params["$valrule"], params.get("$context"))
         plan.q &= compile_filter(meta, rule_text, source="$valrule")
     qs = qs.filter(plan.q).order_by(*(plan.order or ["pk"]))
-    size = plan.size
-    row_count, applied = _row_count(qs, count)
-    direction = _keyset_direction(plan)
-    before = plan.skip
-    if params.get("$skiptoken"):
-        last_key, before = _read_skiptoken(ctx, meta, params, direction)
-        page_qs = qs.filter(pk__gt=last_key) if direction == "asc" else qs.filter(pk__lt=last_key)
-        page = page_qs[:size] if size is not None else page_qs
+    count_sql = qs.order_by().values("pk").query.sql_with_params()
+    page_sql = None
+    if not params.get("$skiptoken") and sqljson.supports(plan):
+        page = qs[plan.skip : plan.skip + plan.size] if plan.size is not None else qs[plan.skip :]
+        page_sql = sqljson.page_query(ctx, page, plan, lower).query.sql_with_params()
+    return _ListQuery(
+        plan=plan, qs=qs, count_sql=count_sql, page_sql=page_sql,
+        tables=tuple(dict.fromkeys(_plan_tables(plan))), size=plan.size, skip=plan.skip,
+        direction=_keyset_direction(plan),
+    )
+
+
+def _list_query(ctx, meta: TableMeta, params: dict[str, str], lower: bool) -> _ListQuery:
+    cacheable = not params.get("$valrule") and not params.get("$skiptoken")
+    key = None
+    if cacheable:
+        orgs = ctx.visible_org_ids()
+        key = (
+            meta.table_name, tuple(sorted(params.items())), ctx.client_id,
+            None if orgs is None else tuple(sorted(orgs)), max_records(ctx), lower,
+            dictionary_generation(),
+        )
+        with _COMPILED_LOCK:
+            found = _COMPILED.get(key)
+            if found is not None:
+                _COMPILED.move_to_end(key)
+        if found is not None:
+            for table in found.tables:
+                access.check_read(ctx, table)
+            return found
+    compiled = _compile_list(ctx, meta, params, lower)
+    if key is not None and compiled.page_sql is not None:
+        kept = _ListQuery(plan=None, qs=None, count_sql=compiled.count_sql,
+                          page_sql=compiled.page_sql, tables=compiled.tables, size=compiled.size,
+                          skip=compiled.skip, direction=compiled.direction)
+        with _COMPILED_LOCK:
+            _COMPILED[key] = kept
+            while len(_COMPILED) > _COMPILED_MAX:
+                _COMPILED.popitem(last=False)
+    return compiled
+
+
+def record_list(ctx, table_name: str, params: dict[str, str], *, count: str = "exact") -> ListPage:
+    """A page of records. ``count``: ``Prefer: count=exact|planned|estimated|none``. With
+    ``$skiptoken`` the page continues the previous one from its last key (a keyset: as cheap
+    deep down as on page one); a page in key order offers the token of the next page."""
+    meta = table_meta(table_name)
+    access.check_read(ctx, meta.table_name)
+    lower = sysconfig_bool("REST_COLUMNNAME_TOLOWERCASE", False, client_id=ctx.client_id)
+    query = _list_query(ctx, meta, params, lower)
+    size, direction, before = query.size, query.direction, query.skip
+    row_count, applied = _row_count_of(query.count_sql, count)
+    if query.page_sql is not None:
+        with connection.cursor() as cursor:
+            cursor.execute(*query.page_sql)
+            rows = cursor.fetchall()
+        records: list[dict[str, Any]] | RawRecords = RawRecords(text for _, text in rows)
+        keys = [key for key, _ in rows]
     else:
-        page = qs[plan.skip : plan.skip + size] if size is not None else qs[plan.skip :]
-    records, keys = page_records(ctx, page, plan)
+        qs, plan = query.qs, query.plan
+        if params.get("$skiptoken"):
+            last_key, before = _read_skiptoken(ctx, meta, params, direction)
+            keyed = qs.filter(pk__gt=last_key) if direction == "asc" else qs.filter(pk__lt=last_key)
+            page = keyed[:size] if size is not None else keyed
+        else:
+            page = qs[plan.skip : plan.skip + size] if size is not None else qs[plan.skip :]
+        records, keys = page_records(ctx, page, plan, lower)
     if size is not None:
         records_size = size
     else:

@@ -181,7 +181,6 @@ def record_json(ctx, plan: Any, lower: bool) -> _Sql:
     return _json_object(pairs)
 
 
-def page_texts(ctx, page: Any, plan: Any, lower: bool) -> list[tuple[Any, str]]:
-    """The page's (key, record as JSON text) pairs, in order (one query)."""
-    return list(page.annotate(_j=_Sql("({0})::text", record_json(ctx, plan, lower)))
-                .values_list("pk", "_j"))
+def page_query(ctx, page: Any, plan: Any, lower: bool) -> Any:
+    """The page's (key, record as JSON text) pairs, in order: one query."""
+    return page.annotate(_j=_Sql("({0})::text", record_json(ctx, plan, lower))).values_list("pk", "_j")
