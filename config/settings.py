@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "apps.workflow",
     "apps.uploads",
     "apps.dms",
+    "apps.processes",
 ]
 
 MIDDLEWARE = [
