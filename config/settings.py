@@ -200,6 +200,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="ledgerdoc")
 CELERY_BEAT_SCHEDULE: dict = {}  # apps add their periodic tasks in their AppConfig.ready()
 
+# --- Processes and reports (apps/processes) -------------------------------------------------------
+REPORT_FILE_TTL_SECONDS = env.int("REPORT_FILE_TTL_SECONDS", default=3600)  # GET /api/v1/files/{id}
+PROCESS_JOB_TIME_LIMIT = env.int("PROCESS_JOB_TIME_LIMIT", default=600)  # Celery soft limit of a job
+
 # --- Email (workflow notices) -----------------------------------------------------------------
 # smtp+tls://user:password@host:587, smtp://host:25, consolemail:// (the default: to the log) ...
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))

@@ -2,18 +2,119 @@
 
 from __future__ import annotations
 
+from django.core.files.storage import default_storage
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.context import get_context
-from apps.core.downloads import content_disposition
-from apps.processes import printing
+from apps.core.downloads import content_disposition, file_response
+from apps.core.openapi import problems
+from apps.processes import printing, selectors, serializers, services
 
 PDF_RESPONSE = OpenApiResponse(
     response=OpenApiTypes.BINARY, description="The document as a PDF (application/pdf)."
 )
+RUN_BODY = {
+    "type": "object",
+    "description": "Parameters by name (`<name>_to` for the end of a range), and `report-type` "
+    "(PDF, HTML or CSV) for a report.",
+    "additionalProperties": True,
+}
+
+
+class ProcessListView(APIView):
+    @extend_schema(
+        operation_id="processes_list",
+        parameters=[OpenApiParameter("$filter", OpenApiTypes.STR, description="e.g. `IsReport eq true`")],
+        responses={200: serializers.ProcessSerializer(many=True)},
+        summary="Processes and reports the role may see (a JSON array)",
+    )
+    def get(self, request):
+        ctx = get_context(request)
+        found = selectors.processes_visible(ctx, request.query_params.get("$filter"))
+        return Response([serializers.process_json(process) for process in found])
+
+
+class ProcessView(APIView):
+    @extend_schema(
+        operation_id="processes_retrieve",
+        responses={200: serializers.ProcessDetailSerializer},
+        summary="A process with its parameters and their types",
+    )
+    def get(self, request, slug: str):
+        process = selectors.process_by_slug(get_context(request), slug)
+        return Response(serializers.process_detail_json(process))
+
+    @extend_schema(
+        operation_id="processes_run",
+        request={"application/json": RUN_BODY},
+        responses={200: serializers.RunSerializer},
+        summary="Run a process now; a report's file is then at GET /api/v1/files/{reportFile}",
+    )
+    def post(self, request, slug: str):
+        ctx = get_context(request)
+        process = selectors.process_by_slug(ctx, slug, run=True)
+        instance = services.process_run(ctx=ctx, process=process, body=request.data)
+        return Response(serializers.run_json(instance))
+
+
+class JobListView(APIView):
+    @extend_schema(
+        operation_id="processes_jobs_list",
+        responses={200: serializers.JobSerializer(many=True)},
+        summary="The caller's jobs still queued or running",
+    )
+    def get(self, request):
+        return Response([serializers.job_json(job) for job in selectors.jobs_pending(get_context(request))])
+
+
+class JobStartView(APIView):
+    @extend_schema(
+        operation_id="processes_jobs_start",
+        request={"application/json": RUN_BODY},
+        responses={200: serializers.JobSerializer},
+        summary="Run a process as a background job; poll GET /api/v1/processes/jobs/{id}",
+    )
+    def post(self, request, slug: str):
+        ctx = get_context(request)
+        process = selectors.process_by_slug(ctx, slug, run=True)
+        instance = services.process_job_start(ctx=ctx, process=process, body=request.data)
+        instance.refresh_from_db()
+        response = Response(serializers.job_json(instance))
+        response["Location"] = f"/api/v1/processes/jobs/{instance.pk}"
+        return response
+
+
+class JobView(APIView):
+    @extend_schema(
+        operation_id="processes_jobs_retrieve",
+        responses={200: serializers.JobSerializer},
+        summary="A job of the caller: status, and once done its result (report file) and errors",
+    )
+    def get(self, request, job_id: str):
+        return Response(serializers.job_json(selectors.job_get(get_context(request), job_id)))
+
+
+class FileView(APIView):
+    @extend_schema(
+        operation_id="files_retrieve",
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(
+                response=OpenApiTypes.BINARY, description="The file (PDF, HTML or CSV), streamed."
+            ),
+            **problems(410),
+        },
+        summary="A report file of the caller (streamed; Range and ETag as every download)",
+    )
+    def get(self, request, report_file: str):
+        found = selectors.report_file_get(get_context(request), report_file)
+        return file_response(
+            request, size=found.size, sha256=found.sha256, file_name=found.file_name,
+            content_type=found.content_type, storage=default_storage, key=found.storage_key,
+        )
 
 
 class RecordPrintView(APIView):

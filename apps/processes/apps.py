@@ -7,6 +7,17 @@ class ProcessesConfig(AppConfig):
     verbose_name = "Processes, reports and printing"
 
     def ready(self) -> None:
-        from apps.processes import printing
+        from django.conf import settings
+
+        from apps.processes import printing, reports
+        from apps.processes.registry import register_process_handler
 
         printing.register_print_format("C_Order", printing.order_html)
+        register_process_handler(reports.ORDER_DETAIL, reports.order_detail_report)
+        register_process_handler(reports.OPEN_ITEMS, reports.open_items_report)
+        schedule = getattr(settings, "CELERY_BEAT_SCHEDULE", None)
+        if isinstance(schedule, dict):
+            schedule.setdefault(
+                "processes-purge-report-files",
+                {"task": "apps.processes.tasks.purge_report_files", "schedule": 15 * 60.0},
+            )

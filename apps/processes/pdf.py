@@ -127,6 +127,11 @@ def _rows(table: Node) -> tuple[list[tuple[Node, str]], int]:
     return found, header
 
 
+def _span(cell: Node) -> int:
+    span = cell.attrs.get("colspan", "").strip()
+    return min(int(span), 100) if span.isascii() and span.isdigit() and int(span) > 0 else 1
+
+
 def _table(node: Node, styles: _Styles, width: float) -> Table | None:
     rows, header = _rows(node)
     if not rows:
@@ -139,20 +144,25 @@ def _table(node: Node, styles: _Styles, width: float) -> Table | None:
     ]
     if header:
         commands.append(("LINEBELOW", (0, header - 1), (-1, header - 1), 0.6, colors.black))
-    ncols = max(sum(1 for c in row.children if isinstance(c, Node) and c.tag in ("td", "th")) for row, _ in rows)
+    ncols = max(sum(_span(c) for c in row.children if isinstance(c, Node) and c.tag in ("td", "th")) for row, _ in rows)
     widths: list[float | None] = [None] * ncols
     for index, (row, section) in enumerate(rows):
         cells = [c for c in row.children if isinstance(c, Node) and c.tag in ("td", "th")]
         line: list[Paragraph] = []
-        for col, cell in enumerate(cells):
+        for cell in cells:
+            col = len(line)
             text = _markup(cell).strip()
-            if cell.tag == "th" or "total" in row.classes or section == "tfoot":
+            if cell.tag == "th" or {"total", "group"} & row.classes or section == "tfoot":
                 text = f"<b>{text}</b>" if text else text
             style = styles.cell_right if "num" in cell.classes else styles.cell
             line.append(Paragraph(text, style))
             share = cell.attrs.get("width", "").strip()
             if index == 0 and share.endswith("%") and share[:-1].isascii() and share[:-1].isdigit():
                 widths[col] = width * int(share[:-1]) / 100
+            if _span(cell) > 1 and col + _span(cell) <= ncols:
+                line += [Paragraph("", styles.cell)] * (_span(cell) - 1)
+                commands.append(("SPAN", (col, index), (col + _span(cell) - 1, index)))
+        line = line[:ncols]
         line += [Paragraph("", styles.cell)] * (ncols - len(line))
         data.append(line)
         if "total" in row.classes or section == "tfoot":
