@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("apps.workflow.urls")),
     path("", include("apps.uploads.urls")),
     path("", include("apps.dms.urls")),
+    path("", include("apps.webhooks.urls")),
 ]
 
 urlpatterns = [

@@ -85,6 +85,8 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "job_id": {"description": "Job id (AD_PInstance_ID, ASCII digits).", "example": "1"},
     "report_file": {"description": "The `reportFile` (a uuid) of a process run.",
                     "example": "00000000-0000-0000-0000-000000000000"},
+    "webhook_id": {"description": "Webhook subscription id (ASCII digits).", "example": "1"},
+    "delivery_id": {"description": "Webhook delivery id (ASCII digits).", "example": "1"},
     "file_idx": {
         "description": "The file's slot in the batch: Nuxeo clients send 0, 1, ...; any name of "
         "letters, digits, '_' and '-' (at most 40) is accepted.",
