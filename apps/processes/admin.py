@@ -24,6 +24,12 @@ class ProcessAdmin(admin.ModelAdmin):
     inlines = (ProcessParaInline, ProcessAccessInline)
 
 
+@admin.register(ProcessPara)
+class ProcessParaAdmin(admin.ModelAdmin):
+    list_display = ("process", "seq_no", "column_name", "name", "reference", "is_mandatory", "is_range")
+    list_filter = ("process", "reference")
+
+
 @admin.register(ProcessAccess)
 class ProcessAccessAdmin(admin.ModelAdmin):
     list_display = ("role", "process", "is_read_write", "is_active")

@@ -102,9 +102,12 @@ class FileView(APIView):
     @extend_schema(
         operation_id="files_retrieve",
         responses={
-            (200, "application/octet-stream"): OpenApiResponse(
-                response=OpenApiTypes.BINARY, description="The file (PDF, HTML or CSV), streamed."
-            ),
+            **{
+                (200, media): OpenApiResponse(
+                    response=OpenApiTypes.BINARY, description="The file (PDF, HTML or CSV), streamed."
+                )
+                for media in ("application/pdf", "text/html", "text/csv")
+            },
             **problems(410),
         },
         summary="A report file of the caller (streamed; Range and ETag as every download)",

@@ -73,7 +73,6 @@ class EndpointSerializer(serializers.Serializer):
 
 class DeliverySerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    webhook_id = serializers.CharField(source="webhook-id")
     eventType = serializers.CharField()
     status = serializers.ChoiceField(choices=WebhookDelivery.Status.values)
     attempts = serializers.IntegerField()
@@ -82,3 +81,9 @@ class DeliverySerializer(serializers.Serializer):
     nextAttemptAt = serializers.DateTimeField(allow_null=True)
     deliveredAt = serializers.DateTimeField(allow_null=True)
     created = serializers.DateTimeField()
+
+
+# The wire name has a hyphen, which no attribute can have.
+DeliverySerializer._declared_fields["webhook-id"] = serializers.CharField(
+    help_text="The Standard Webhooks message id: the same on every attempt and replay."
+)
