@@ -71,6 +71,25 @@ class JobListView(APIView):
         return Response([serializers.job_json(job) for job in selectors.jobs_pending(get_context(request))])
 
 
+def _job_start(request, slug: str) -> Response:
+    ctx = get_context(request)
+    process = selectors.process_by_slug(ctx, slug, run=True)
+    instance = services.process_job_start(ctx=ctx, process=process, body=request.data)
+    instance.refresh_from_db()
+    response = Response(serializers.job_json(instance))
+    response["Location"] = f"/api/v1/processes/jobs/{instance.pk}"
+    return response
+
+
+def _job(request, job_id: str) -> Response:
+    return Response(serializers.job_json(selectors.job_get(get_context(request), job_id)))
+
+
+# GET /processes/jobs/{id} and POST /processes/jobs/{slug} share a path: a job id is digits and
+# a slug never is (Process.clean), so the route of digits is the job's and the other the slug's;
+# each view also answers the other method (a digit "slug" is no process: 404; a slug is no job).
+
+
 class JobStartView(APIView):
     @extend_schema(
         operation_id="processes_jobs_start",
@@ -79,13 +98,11 @@ class JobStartView(APIView):
         summary="Run a process as a background job; poll GET /api/v1/processes/jobs/{id}",
     )
     def post(self, request, slug: str):
-        ctx = get_context(request)
-        process = selectors.process_by_slug(ctx, slug, run=True)
-        instance = services.process_job_start(ctx=ctx, process=process, body=request.data)
-        instance.refresh_from_db()
-        response = Response(serializers.job_json(instance))
-        response["Location"] = f"/api/v1/processes/jobs/{instance.pk}"
-        return response
+        return _job_start(request, slug)
+
+    @extend_schema(exclude=True)
+    def get(self, request, slug: str):
+        return _job(request, slug)
 
 
 class JobView(APIView):
@@ -95,7 +112,11 @@ class JobView(APIView):
         summary="A job of the caller: status, and once done its result (report file) and errors",
     )
     def get(self, request, job_id: str):
-        return Response(serializers.job_json(selectors.job_get(get_context(request), job_id)))
+        return _job(request, job_id)
+
+    @extend_schema(exclude=True)
+    def post(self, request, job_id: str):
+        return _job_start(request, job_id)
 
 
 class FileView(APIView):

@@ -157,8 +157,6 @@ def parameter_names(para: ProcessPara) -> list[str]:
 
 def parameters_parse(ctx: RequestContext, process: Process, body: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(typed values, the body's parameter members as given)``; 400 on anything wrong."""
-    if body is None:
-        body = {}
     if not isinstance(body, dict):
         raise BadRequest("The body must be a JSON object of parameters.")
     paras = list(process.parameters.filter(is_active=True).order_by("seq_no", "id"))

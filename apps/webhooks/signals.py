@@ -21,6 +21,8 @@ from apps.webhooks.events import emit
 
 DOC_COMPLETED = "CO"
 ACTIVITY_EVENTS = {"OS": "suspended", "CC": "completed", "CA": "aborted", "CT": "aborted"}
+# Models whose state column is read before a save that writes it (filled by ``connect``).
+_STATEFUL: dict[type, tuple[str, ...]] = {}
 
 
 def _spec(instance: Any):
@@ -37,20 +39,25 @@ def _record_data(spec: Any, instance: Any) -> dict[str, Any]:
     return data
 
 
-def _remember_state(sender: Any, instance: Any, raw: bool = False, **kwargs: Any) -> None:
-    """Before a save of a document or an activity: its stored state, to see a change after it."""
+def _writes(attname: str, update_fields: Any) -> bool:
+    return update_fields is None or attname in update_fields
+
+
+def _remember_state(sender: Any, instance: Any, raw: bool = False, update_fields: Any = None,
+                    **kwargs: Any) -> None:
+    """Before a save of a document or an activity that writes its state: the stored state, to see
+    a change after it (one indexed read; none for saves of other columns)."""
     if raw or instance.pk is None:
         return
-    for attname in ("doc_status", "state"):
-        if attname in _STATEFUL.get(type(instance), ()):
+    for attname in _STATEFUL.get(type(instance), ()):
+        if _writes(attname, update_fields):
             old = type(instance)._base_manager.filter(pk=instance.pk).values_list(attname, flat=True).first()
             instance.__dict__[f"_webhooks_old_{attname}"] = old
 
 
-_STATEFUL: dict[type, tuple[str, ...]] = {}
 
-
-def record_saved(sender: Any, instance: Any, created: bool, raw: bool = False, **kwargs: Any) -> None:
+def record_saved(sender: Any, instance: Any, created: bool, raw: bool = False, update_fields: Any = None,
+                 **kwargs: Any) -> None:
     if raw:
         return
     spec = _spec(instance)
@@ -59,7 +66,8 @@ def record_saved(sender: Any, instance: Any, created: bool, raw: bool = False, *
         event = "record.created" if created else "record.updated"
         emit(client_id=client_id, event_type=event, data=_record_data(spec, instance), table=spec.key)
         status = getattr(instance, "doc_status", None)
-        if status == DOC_COMPLETED and instance.__dict__.pop("_webhooks_old_doc_status", None) != DOC_COMPLETED:
+        old = instance.__dict__.pop("_webhooks_old_doc_status", None)
+        if status == DOC_COMPLETED and _writes("doc_status", update_fields) and old != DOC_COMPLETED:
             data = {**_record_data(spec, instance), "DocStatus": status}
             if getattr(instance, "document_no", None):
                 data["DocumentNo"] = instance.document_no
@@ -73,13 +81,14 @@ def record_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
              data=_record_data(spec, instance), table=spec.key)
 
 
-def activity_saved(sender: Any, instance: Any, created: bool, raw: bool = False, **kwargs: Any) -> None:
+def activity_saved(sender: Any, instance: Any, created: bool, raw: bool = False, update_fields: Any = None,
+                   **kwargs: Any) -> None:
     if raw:
         return
     old = instance.__dict__.pop("_webhooks_old_state", None)
     if created:
         event = "workflow.activity.created"
-    elif old == instance.state:
+    elif not _writes("state", update_fields) or old == instance.state:
         return
     else:
         event = "workflow.activity." + ACTIVITY_EVENTS.get(instance.state, "updated")

@@ -185,3 +185,11 @@ def test_client_process_is_not_offered_to_another_client(garden, acme_admin, gar
     # GardenWorld User has no access row for it.
     assert garden_user.get("/api/v1/processes/test-done").status_code == 403
     assert not ProcessAccess.objects.filter(process__value="Test_Done").exists()
+
+
+def test_job_routes_never_cross(garden_admin):
+    assert garden_admin.get("/api/v1/processes/jobs/order-detail").status_code == 404
+    assert garden_admin.post("/api/v1/processes/jobs/12", {}, format="json").status_code == 404
+    for url in ("/api/v1/processes/order-detail", "/api/v1/processes/jobs/order-detail"):
+        response = garden_admin.post(url, b"null", content_type="application/json")
+        assert response.status_code == 400, url

@@ -268,3 +268,24 @@ def test_upload_completed_and_document_file_created(garden_admin, small_order, r
     created = [e for e in receiver.events(hook["secret"]) if e["type"] == "document.file.created"]
     assert len(created) == 1
     assert created[0]["data"]["name"] == "note.txt" and created[0]["data"]["record_id"] == small_order.pk
+
+
+def test_document_completed_once_after_approval(garden_user, garden_admin, large_order, receiver, run_on_commit):
+    hook = _subscribe(garden_admin, receiver.url, ["document.completed", "workflow.activity.*"], run_on_commit)
+    run_on_commit(lambda: garden_user.put(
+        f"/api/v1/models/c_order/{large_order.pk}", {"doc-action": "CO"}, format="json"
+    ))
+    assert "document.completed" not in [e["type"] for e in receiver.events(hook["secret"])]  # waiting: IP
+    for action, body in (("approve", {}), ("setuserchoice", {"value": "3"})):
+        nodes = garden_admin.get("/api/v1/workflow").json()["nodes"]
+        node = next(n for n in nodes if n["record_id"] == large_order.pk)
+        response = run_on_commit(lambda n=node, a=action, b=body: garden_admin.put(
+            f"/api/v1/workflow/{a}/{n['id']}", b, format="json"
+        ))
+        assert response.status_code == 200, response.content
+    large_order.refresh_from_db()
+    assert large_order.doc_status == "CO"
+    events = receiver.events(hook["secret"])
+    completed = [e for e in events if e["type"] == "document.completed"]
+    assert len(completed) == 1 and completed[0]["data"]["id"] == large_order.pk
+    assert {"workflow.activity.created", "workflow.activity.completed"} <= {e["type"] for e in events}
