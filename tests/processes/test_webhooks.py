@@ -189,7 +189,8 @@ def test_rolled_back_change_sends_nothing(garden_admin, receiver, run_on_commit)
     "http://user:pw@example.com/", "http://", "not a url", "http://exa mple.com/", "",
     "http://[::ffff:127.0.0.1]/", "http://app.localhost/", "https://example.com:0/",
 ])
-def test_urls_refused(garden_admin, url):
+def test_urls_refused(garden_admin, url, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
     bad_request(garden_admin.post("/api/v1/webhooks", {"url": url, "events": ["record.created"]}, format="json"))
 
 
@@ -216,7 +217,8 @@ def test_private_urls_need_the_setting(garden_admin, settings):
     {"events": ["*"]},
     [1, 2],
 ])
-def test_bad_subscriptions(garden_admin, body):
+def test_bad_subscriptions(garden_admin, body, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
     bad_request(garden_admin.post("/api/v1/webhooks", body, format="json"))
     assert not WebhookEndpoint.objects.exists()
 
