@@ -204,6 +204,7 @@ CELERY_BEAT_SCHEDULE: dict = {}  # apps add their periodic tasks in their AppCon
 # --- Processes and reports (apps/processes) -------------------------------------------------------
 REPORT_FILE_TTL_SECONDS = env.int("REPORT_FILE_TTL_SECONDS", default=3600)  # GET /api/v1/files/{id}
 PROCESS_JOB_TIME_LIMIT = env.int("PROCESS_JOB_TIME_LIMIT", default=600)  # Celery soft limit of a job
+PROCESS_JOB_STALE_SECONDS = env.int("PROCESS_JOB_STALE_SECONDS", default=300)  # QUEUED this long: again
 
 # --- Outbound webhooks (apps/webhooks) ----------------------------------------------------------
 WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=False)  # loopback, LAN

@@ -21,3 +21,7 @@ class ProcessesConfig(AppConfig):
                 "processes-purge-report-files",
                 {"task": "apps.processes.tasks.purge_report_files", "schedule": 15 * 60.0},
             )
+            schedule.setdefault(
+                "processes-requeue-stale-jobs",
+                {"task": "apps.processes.tasks.requeue_stale_jobs", "schedule": 60.0},
+            )

@@ -59,8 +59,41 @@ def process_job_start(*, ctx: RequestContext, process: Process, body: Any) -> PI
 
     with transaction.atomic():
         instance = _instance_new(ctx, process, body, job=True)
-        transaction.on_commit(lambda pk=instance.pk: process_job_run.delay(pk))
+        transaction.on_commit(lambda pk=instance.pk: _enqueue(process_job_run, pk))
     return instance
+
+
+def _enqueue(task: Any, instance_id: int) -> None:
+    """Hand a job to Celery; with the broker down it stays QUEUED for :func:`jobs_requeue_stale`."""
+    try:
+        task.delay(instance_id)
+    except Exception:
+        logger.exception("Job %s not enqueued; the sweep will enqueue it", instance_id)
+
+
+def jobs_requeue_stale(*, now: Any = None) -> dict[str, int]:
+    """The sweep (beat): jobs QUEUED for more than ``PROCESS_JOB_STALE_SECONDS`` are enqueued again (their
+    message was lost, or never sent); jobs RUNNING past the job time limit (their worker died) are
+    marked FAILED. A second runner of a QUEUED job finds it claimed and does nothing."""
+    from apps.processes.tasks import process_job_run
+
+    now = now or timezone.now()
+    stale = timedelta(seconds=int(getattr(settings, "PROCESS_JOB_STALE_SECONDS", 300)))
+    limit = timedelta(seconds=int(getattr(settings, "PROCESS_JOB_TIME_LIMIT", 600)) + 60)
+    queued = list(
+        PInstance.objects.filter(is_run_as_job=True, state=PInstance.State.QUEUED, created__lte=now - stale)
+        .values_list("pk", flat=True)[:500]
+    )
+    for pk in queued:
+        _enqueue(process_job_run, pk)
+    dead = PInstance.objects.filter(
+        is_run_as_job=True, state=PInstance.State.RUNNING, started_at__lte=now - limit,
+    ).update(
+        state=PInstance.State.FAILED, is_error=True, finished_at=now,
+        summary="The job did not finish in time (its worker stopped).",
+        errors=[{"title": "Job failed", "status": 503, "detail": "The job did not finish in time."}],
+    )
+    return {"requeued": len(queued), "failed": dead}
 
 
 def context_for_instance(instance: PInstance) -> RequestContext:

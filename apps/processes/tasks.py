@@ -41,3 +41,8 @@ def process_job_run(self, instance_id: int) -> None:
 @shared_task(acks_late=True)
 def purge_report_files() -> int:
     return services.report_files_purge()
+
+
+@shared_task(acks_late=True)
+def requeue_stale_jobs() -> dict[str, int]:
+    return services.jobs_requeue_stale()

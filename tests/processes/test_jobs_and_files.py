@@ -193,3 +193,19 @@ def test_job_routes_never_cross(garden_admin):
     for url in ("/api/v1/processes/order-detail", "/api/v1/processes/jobs/order-detail"):
         response = garden_admin.post(url, b"null", content_type="application/json")
         assert response.status_code == 400, url
+
+
+def test_sweep_requeues_lost_jobs_and_fails_dead_ones(garden_admin, django_capture_on_commit_callbacks):
+    from apps.processes.tasks import requeue_stale_jobs
+
+    with django_capture_on_commit_callbacks(execute=False):  # the message is lost
+        lost = garden_admin.post("/api/v1/processes/jobs/open-items", {}, format="json").json()
+    with django_capture_on_commit_callbacks(execute=False):
+        dead = garden_admin.post("/api/v1/processes/jobs/open-items", {}, format="json").json()
+    long_ago = timezone.now() - timedelta(hours=2)
+    PInstance.objects.filter(pk=lost["id"]).update(created=long_ago)
+    PInstance.objects.filter(pk=dead["id"]).update(state="running", started_at=long_ago)
+    assert requeue_stale_jobs() == {"requeued": 1, "failed": 1}
+    assert garden_admin.get(f"/api/v1/processes/jobs/{lost['id']}").json()["status"] == "completed"
+    body = garden_admin.get(f"/api/v1/processes/jobs/{dead['id']}").json()
+    assert body["status"] == "failed" and body["result"]["isError"] is True
