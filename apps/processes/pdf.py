@@ -141,6 +141,8 @@ def _table(node: Node, styles: _Styles, width: float) -> Table | None:
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("TOPPADDING", (0, 0), (-1, -1), 2),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+        ("LEFTPADDING", (0, 0), (-1, -1), 3),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 3),
     ]
     if header:
         commands.append(("LINEBELOW", (0, header - 1), (-1, header - 1), 0.6, colors.black))
