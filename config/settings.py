@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "apps.workflow",
     "apps.uploads",
     "apps.dms",
+    "apps.processes",
+    "apps.webhooks",
     "apps.ui",
 ]
 
@@ -199,6 +201,16 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="ledgerdoc")
 CELERY_BEAT_SCHEDULE: dict = {}  # apps add their periodic tasks in their AppConfig.ready()
+
+# --- Processes and reports (apps/processes) -------------------------------------------------------
+REPORT_FILE_TTL_SECONDS = env.int("REPORT_FILE_TTL_SECONDS", default=3600)  # GET /api/v1/files/{id}
+PROCESS_JOB_TIME_LIMIT = env.int("PROCESS_JOB_TIME_LIMIT", default=600)  # Celery soft limit of a job
+PROCESS_JOB_STALE_SECONDS = env.int("PROCESS_JOB_STALE_SECONDS", default=300)  # QUEUED this long: again
+
+# --- Outbound webhooks (apps/webhooks) ----------------------------------------------------------
+WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=False)  # loopback, LAN
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=6)
 
 # --- Email (workflow notices) -----------------------------------------------------------------
 # smtp+tls://user:password@host:587, smtp://host:25, consolemail:// (the default: to the log) ...

@@ -15,6 +15,8 @@ if STORAGE_BACKEND == "local":
     STORAGES["default"]["OPTIONS"]["location"] = str(MEDIA_ROOT)
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 CELERY_TASK_ALWAYS_EAGER = env.bool("TEST_CELERY_EAGER", default=True)
+# Webhook tests (and CI's Celery worker, which runs these settings) deliver to a local receiver.
+WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=True)
 LOGGING["root"]["level"] = "ERROR"
 # WhiteNoise warns about a missing STATIC_ROOT; tests serve static files through the finders.
 WHITENOISE_USE_FINDERS = True

@@ -9,10 +9,13 @@ from apps.core.errors import json_problem_view
 api_v1 = [
     path("health", HealthView.as_view(), name="health"),
     path("", include("apps.accounts.urls")),
+    # Before records: /models/{table}/{id}/print would otherwise match its column route.
+    path("", include("apps.processes.urls")),
     path("", include("apps.records.urls")),
     path("", include("apps.workflow.urls")),
     path("", include("apps.uploads.urls")),
     path("", include("apps.dms.urls")),
+    path("", include("apps.webhooks.urls")),
 ]
 
 urlpatterns = [

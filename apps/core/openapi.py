@@ -80,6 +80,13 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "handler": {"description": "Upload handler name ('default').", "example": "default"},
     "index": {"description": "Thumbnail index, from 0.", "example": 0},
     "file_name": {"description": "Attachment file name.", "example": "readme.txt"},
+    "slug": {"description": "Process slug: its search key in lower case, other runs of characters "
+             "'-'.", "example": "order-detail"},
+    "job_id": {"description": "Job id (AD_PInstance_ID, ASCII digits).", "example": "1"},
+    "report_file": {"description": "The `reportFile` (a uuid) of a process run.",
+                    "example": "00000000-0000-0000-0000-000000000000"},
+    "webhook_id": {"description": "Webhook subscription id (ASCII digits).", "example": "1"},
+    "delivery_id": {"description": "Webhook delivery id (ASCII digits).", "example": "1"},
     "file_idx": {
         "description": "The file's slot in the batch: Nuxeo clients send 0, 1, ...; any name of "
         "letters, digits, '_' and '-' (at most 40) is accepted.",
