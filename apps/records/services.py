@@ -18,6 +18,7 @@ from apps.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from apps.core.wire import parse_id_or_key
 from apps.records import access
 from apps.records.codec import split_input, storable_text, to_python
+from apps.records.defaults import apply_defaults
 from apps.records.dictionary import (
     ColumnMeta,
     TableMeta,
@@ -210,7 +211,7 @@ def _for_write(ctx, meta: TableMeta, obj_or_id: Any, hooks: RecordHooks | None =
 
 
 @transaction.atomic
-def record_create(ctx, table_name: str, values: dict[str, Any], *, _parent: tuple[str, Any] | None = None):
+def record_create(ctx, table_name: str, values: dict[str, Any], *, _parent: tuple[str, Any, str] | None = None):
     """Insert a row of ``table_name`` (with any detail arrays) for the caller's client; returns it."""
     spec = table_spec(table_name)
     meta = table_meta(spec.table_name)
@@ -218,11 +219,12 @@ def record_create(ctx, table_name: str, values: dict[str, Any], *, _parent: tupl
     columns, children = split_input(meta, values, creating=True)
     obj = meta.model()
     obj.client_id = ctx.client_id
-    if meta.has_org:
-        obj.org_id = ctx.org_id
     _apply(ctx, meta, obj, columns)
+    given = {col.name for col in columns}
     if _parent is not None:
         setattr(obj, _parent[0], _parent[1])
+        given.add(_parent[2])
+    apply_defaults(ctx, meta, obj, given)
     if meta.has_org:
         _check_org(ctx, obj.org_id)
     obj.created_by_id = ctx.user_id
@@ -235,7 +237,7 @@ def record_create(ctx, table_name: str, values: dict[str, Any], *, _parent: tupl
         child = meta.children[child_table.lower()]
         for index, item in enumerate(items):
             try:
-                record_create(ctx, child.table_name, item, _parent=(child.fk_attname, obj.pk))
+                record_create(ctx, child.table_name, item, _parent=(child.fk_attname, obj.pk, child.fk_column))
             except BadRequest as exc:
                 raise BadRequest(f"{child.table_name}[{index}]: {exc.detail}", code=exc.code) from exc
     if children:
