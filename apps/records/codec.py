@@ -14,7 +14,9 @@ from apps.core import wire
 from apps.core.errors import BadRequest
 from apps.records.dictionary import ColumnMeta, TableMeta, identifier_columns
 
-IGNORED_INPUT_KEYS = {"id", "uid", "model-name", "doc-action"}
+DELETE_KEY = "(delete)"  # a detail row of a PUT to delete
+ETAG_KEY = "@odata.etag"  # the row's ETag as read, in a body: the same as If-Match
+IGNORED_INPUT_KEYS = {"id", "uid", "model-name", "doc-action", DELETE_KEY, ETAG_KEY}
 
 
 def out_name(name: str, lower: bool) -> str:
@@ -78,6 +80,15 @@ def storable_text(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def detail_text(detail: Any) -> str:
+    """A problem's detail as one readable sentence (``{"Name": "..."}`` → ``Name: ...``)."""
+    if isinstance(detail, dict):
+        return "; ".join(f"{key}: {detail_text(value)}" for key, value in detail.items())
+    if isinstance(detail, (list, tuple)):
+        return " ".join(detail_text(item) for item in detail)
+    return str(detail)
 
 
 def _column_error(col_name: str, message: str) -> BadRequest:
@@ -185,8 +196,6 @@ def split_input(
             continue
         child = meta.children.get(key.lower())
         if child is not None and isinstance(value, list):
-            if not creating:
-                raise BadRequest(f"Detail rows '{key}' can only be sent when creating a record.")
             if not all(isinstance(item, dict) for item in value):
                 raise BadRequest(f"'{key}' must be an array of objects.")
             children[child.table_name] = value
