@@ -8,13 +8,16 @@ warehouse and sales rep from the login context; a line's number, quantity and pr
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from decimal import Decimal
 
 import pytest
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from apps.accounts.models import User, Warehouse
 from apps.erp.models import BPartner, BPGroup, DocSequence, DocType, Order, OrderLine
+from tests.accounts.helpers import bearer_client
 
 BP_URL = "/api/v1/models/C_BPartner"
 ORDER_URL = "/api/v1/models/c_order"
@@ -168,3 +171,36 @@ def test_dictionary_shows_defaults_read_only(garden_admin):
     column_id = response.json()["records"][0]["id"]
     refused = garden_admin.put(f"/api/v1/models/ad_column/{column_id}", {"DefaultValue": "7"}, format="json")
     assert refused.status_code in (400, 403), refused.content
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL (set DATABASE_URL)")
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_creates_draw_distinct_gap_free_values(demo, garden):
+    """Partners created at once from several clients: their sequence values are all different and
+    consecutive (the sequence row is taken with SELECT ... FOR UPDATE)."""
+    clients = [bearer_client("GardenUser"), bearer_client("GardenAdmin")] * 2
+    barrier = threading.Barrier(len(clients))
+    statuses: list[int] = []
+    errors: list[BaseException] = []
+
+    def create(client, index: int) -> None:
+        try:
+            barrier.wait()
+            for round_no in range(3):
+                response = client.post(BP_URL, {"Name": f"Concurrent {index}.{round_no}"}, format="json")
+                statuses.append(response.status_code)
+        except BaseException as error:  # noqa: BLE001 - reported by the main thread
+            errors.append(error)
+        finally:
+            close_old_connections()
+            connection.close()
+
+    threads = [threading.Thread(target=create, args=(c, i)) for i, c in enumerate(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    assert statuses == [201] * 12
+    values = sorted(int(v) for v in BPartner.objects.filter(name__startswith="Concurrent ").values_list("value", flat=True))
+    assert values == list(range(values[0], values[0] + 12))
