@@ -68,6 +68,15 @@ IF_MATCH = OpenApiParameter(
     "record changed since. Without it, the change is made whatever the record's version. A body "
     "may carry the same tag as `@odata.etag`.",
 )
+CREATE_DESCRIPTION = """Inserts a row for the caller's client; detail rows may come as an array under
+the detail table's name.
+
+Columns the body does not name take their dictionary default first (`AD_Column.DefaultValue`,
+see `GET /api/v1/models/ad_column`): a constant, a login-context variable (`@#AD_Org_ID@`,
+`@#M_Warehouse_ID@`, `@#AD_User_ID@`, `@#Date@`), the client's `IsDefault` row of the referenced
+table (`@IsDefault@`), the next value of a sequence (`@Sequence=Name@`), or a value the table's
+own rules derive (`@Derived: ...@`). So `{"Name": "..."}` creates a business partner and
+`{"C_BPartner_ID": 118}` an order. The answer's ETag is the new row's version."""
 UPDATE_DESCRIPTION = """Changes the columns named in the body (PO-JSON names).
 
 A detail table's name with an array edits the record's detail rows in the same transaction:
@@ -129,6 +138,7 @@ class TableView(APIView):
         request=OpenApiTypes.OBJECT,
         responses={201: serializers.RecordSerializer, **problems(409)},
         summary="Insert a record (detail rows may come as an array under the detail table's name)",
+        description=CREATE_DESCRIPTION,
     )
     def post(self, request, table: str):
         ctx = get_context(request)
@@ -377,7 +387,7 @@ class BatchView(APIView):
         operation_id="records_batch",
         parameters=[_param("transaction", "false: run each step on its own")],
         request=serializers.BatchStepSerializer(many=True),
-        responses={200: serializers.BatchResultSerializer(many=True), **problems(404, 405, 409)},
+        responses={200: serializers.BatchResultSerializer(many=True), **problems(404, 405, 409, 412)},
         summary="Run several calls; by default all-or-nothing in one transaction",
     )
     def post(self, request):
