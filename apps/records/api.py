@@ -343,10 +343,7 @@ class BatchView(APIView):
         except ValueError:
             payload = None
         code = response.status_code
-        result = {"status": HTTPStatus(code).phrase, "statusCode": code, "body": payload}
-        if response.has_header("ETag"):
-            result["headers"] = {"ETag": response["ETag"]}
-        return result
+        return {"status": HTTPStatus(code).phrase, "statusCode": code, "body": payload}
 
     @staticmethod
     def _step_headers(index: int, step: dict[str, Any]) -> dict[str, str]:

@@ -109,12 +109,7 @@ BatchStepSerializer._declared_fields["@odata.etag"] = serializers.CharField(
 )
 
 
-class BatchResultHeadersSerializer(serializers.Serializer):
-    ETag = serializers.CharField(help_text="The record's version after the step")
-
-
 class BatchResultSerializer(serializers.Serializer):
     status = serializers.CharField()
     statusCode = serializers.IntegerField()
     body = serializers.JSONField()
-    headers = BatchResultHeadersSerializer(required=False, help_text="Only when the step answered an ETag")
