@@ -17,6 +17,9 @@ from apps.records.dictionary import ColumnMeta, TableMeta, identifier_columns
 DELETE_KEY = "(delete)"  # a detail row of a PUT to delete
 ETAG_KEY = "@odata.etag"  # the row's ETag as read, in a body: the same as If-Match
 IGNORED_INPUT_KEYS = {"id", "uid", "model-name", "doc-action", DELETE_KEY, ETAG_KEY}
+# Sent beside the columns by iDempiere's Postman collection (POST and PUT bodies): ignored, unless
+# the table has a column of that name.
+TABLE_NAME_KEY = "tablename"
 
 
 def out_name(name: str, lower: bool) -> str:
@@ -193,6 +196,8 @@ def split_input(
         if not isinstance(key, str):
             raise BadRequest("Column names must be strings.")
         if key.lower() in IGNORED_INPUT_KEYS:
+            continue
+        if key.lower() == TABLE_NAME_KEY and meta.column(key) is None:
             continue
         child = meta.children.get(key.lower())
         if child is not None and isinstance(value, list):

@@ -85,3 +85,18 @@ def test_failed_step_detail_is_readable_text_and_nothing_saved(garden_user):
     assert isinstance(detail, str)
     assert "Name: " in detail and "{" not in detail, detail
     assert not BPartner.objects.filter(name="Kept?").exists()
+
+
+def test_collection_bodies_with_table_name_key(garden_user):
+    """The collection's bodies carry "tableName" beside the columns; it is not a column here."""
+    created = garden_user.post(
+        "/api/v1/models/C_BPartner", {"name": "With tableName", "isActive": True, "tableName": "C_BPartner"},
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    pk = created.json()["id"]
+    changed = garden_user.put(
+        f"/api/v1/models/c_bpartner/{pk}", {"id": pk, "description": "x", "tableName": "C_BPartner"}, format="json"
+    )
+    assert changed.status_code == 200, changed.content
+    assert BPartner.objects.get(pk=pk).description == "x"
