@@ -77,8 +77,8 @@ def _by_value(model, client: Client, value: str, **fields):
 
 
 def _doc_types(client: Client) -> dict[str, DocType]:
-    """Standard Order (sales, the default, numbered by DocumentNo_C_Order) and Purchase Order
-    (numbered PO-800000, PO-800001, ... by a sequence of its own)."""
+    """Standard Order (the default sales type, numbered by DocumentNo_C_Order) and Purchase Order
+    (the default purchase type, numbered PO-800000, PO-800001, ... by a sequence of its own)."""
     sales_seq, _ = DocSequence.objects.get_or_create(client=client, name=services.ORDER_SEQUENCE)
     purchase_seq, _ = DocSequence.objects.get_or_create(
         client=client, name="Purchase Order", defaults={"prefix": "PO-", "current_next": 800000}
@@ -86,7 +86,7 @@ def _doc_types(client: Client) -> dict[str, DocType]:
     types = {}
     for name, base, is_sotrx, sequence, is_default in (
         ("Standard Order", DocType.DocBaseType.SALES_ORDER, True, sales_seq, True),
-        ("Purchase Order", DocType.DocBaseType.PURCHASE_ORDER, False, purchase_seq, False),
+        ("Purchase Order", DocType.DocBaseType.PURCHASE_ORDER, False, purchase_seq, True),
     ):
         types[name], _ = DocType.objects.update_or_create(
             client=client, name=name,

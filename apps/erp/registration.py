@@ -41,8 +41,8 @@ def register_erp_tables() -> None:
         defaults={
             "DocumentNo": "@Derived: next number of the document type's sequence "
             "(C_DocTypeTarget_ID.DocNoSequence_ID, else DocumentNo_C_Order)@",
-            "C_DocTypeTarget_ID": "@IsDefault@",
-            "IsSOTrx": "@Derived: IsSOTrx of the document type@",
+            "C_DocTypeTarget_ID": "@Derived: the client's default document type for IsSOTrx@",
+            "IsSOTrx": "@Derived: IsSOTrx of the document type (none given: Y)@",
             "DateOrdered": "@#Date@",
             "DatePromised": "@#Date@",
             "M_Warehouse_ID": "@#M_Warehouse_ID@",

@@ -111,9 +111,23 @@ def sequence_next_value(client_id: int, name: str) -> str:
     return document_no_next(client_id=client_id, name=name)
 
 
+def _default_doc_type_id(order: Order) -> int | None:
+    """The client's default document type for the order's IsSOTrx (iDempiere's MOrder rule)."""
+    return (
+        DocType.objects.filter(client_id=order.client_id, is_sotrx=order.is_sotrx, is_active=True)
+        .order_by("-is_default", "pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
 def _order_document_no(order: Order) -> str:
-    """The next number of the order's document type's sequence (else the client's C_Order one)."""
+    """The next number of the order's document type's sequence (else the client's C_Order one).
+
+    No document type: the default one for its IsSOTrx; a document type sets IsSOTrx."""
     name = ORDER_SEQUENCE
+    if order.doc_type_target_id is None:
+        order.doc_type_target_id = _default_doc_type_id(order)
     if order.doc_type_target_id is not None:
         doc_type = DocType.objects.select_related("docno_sequence").filter(pk=order.doc_type_target_id).first()
         if doc_type is None or doc_type.client_id != order.client_id:

@@ -109,10 +109,14 @@ def test_order_number_comes_from_its_doc_type_sequence(garden_user, joe, doc_typ
     assert first.status_code == 201, first.content
     assert (first.json()["DocumentNo"], second.json()["DocumentNo"]) == ("PO-800000", "PO-800001")
     assert first.json()["IsSOTrx"] is False
-    # Without a document type: the client's default one (Standard Order).
+    # Without a document type: the client's default one for IsSOTrx (sales unless told otherwise).
     plain = garden_user.post(ORDER_URL, {"C_BPartner_ID": joe.pk}, format="json")
     assert plain.status_code == 201, plain.content
     assert _id(plain.json()["C_DocTypeTarget_ID"]) == doc_types["Standard Order"].pk
+    bought = garden_user.post(ORDER_URL, {"C_BPartner_ID": joe.pk, "IsSOTrx": False}, format="json")
+    assert bought.status_code == 201, bought.content
+    assert _id(bought.json()["C_DocTypeTarget_ID"]) == purchase.pk
+    assert bought.json()["IsSOTrx"] is False and bought.json()["DocumentNo"] == "PO-800002"
 
 
 def test_order_explicit_values_win(garden_user, joe):
