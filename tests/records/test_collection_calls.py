@@ -1,6 +1,7 @@
-"""Batch steps as iDempiere's Postman collection sends them: paths relative to /api/ or /api/v1/.
+"""Record calls as iDempiere's Postman collection sends them.
 
-Both transaction modes; a failing step's detail is one readable sentence.
+Batch step paths relative to /api/ or /api/v1/, in both transaction modes (a failing step's detail
+is one readable sentence); bodies with a "tableName" key beside the columns.
 """
 
 from __future__ import annotations
