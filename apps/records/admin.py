@@ -32,6 +32,8 @@ class ColumnAdmin(admin.ModelAdmin):
     list_filter = ("data_type", "is_mandatory", "is_updatable", "is_identifier", "is_secret", "table")
     search_fields = ("column_name", "name", "table__table_name")
     list_select_related = ("table",)
+    # Declared by the owning app at registration (register_table(defaults=...)), synced here.
+    readonly_fields = ("default_value", "default_kind")
 
 
 class RefListInline(admin.TabularInline):

@@ -348,7 +348,8 @@ class BatchView(APIView):
     @staticmethod
     def _step_headers(index: int, step: dict[str, Any]) -> dict[str, str]:
         """A step's own If-Match: ``headers: {"If-Match": ...}`` or ``"@odata.etag"`` beside the
-        path (a body's ``@odata.etag`` is read by the record service itself)."""
+        path (a body's ``@odata.etag`` is read by the record service itself). Other headers of a
+        step (Content-Type, Accept, ...) change nothing: every step is JSON, run as the caller."""
         given = step.get("headers")
         if given is None:
             given = {}
@@ -357,7 +358,7 @@ class BatchView(APIView):
         headers = {}
         for name, value in given.items():
             if str(name).lower() != "if-match":
-                raise BadRequest(f"Step {index}: header '{_shown(name)}' is not supported (only If-Match).")
+                continue
             if not isinstance(value, str) or not storable_text(value) or not value.isascii():
                 raise BadRequest(f"Step {index}: If-Match must be text.")
             headers["If-Match"] = value

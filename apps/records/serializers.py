@@ -101,7 +101,7 @@ class BatchStepSerializer(serializers.Serializer):
         "a leading /api/v1/ is accepted"
     )
     body = serializers.JSONField(required=False)
-    headers = BatchStepHeadersSerializer(required=False, help_text="Only If-Match")
+    headers = BatchStepHeadersSerializer(required=False, help_text="If-Match; other headers are ignored")
 
 
 BatchStepSerializer._declared_fields["@odata.etag"] = serializers.CharField(
