@@ -18,7 +18,7 @@ from apps.accounts.models import (
 )
 from apps.accounts.services import KNOWN_SYSCONFIG, sysconfig_cache_clear
 
-# Business tables GardenUser may read and write (C_ElementValue: read only).
+# Business tables GardenUser may read and write (C_ElementValue, C_DocType: read only).
 GARDEN_USER_TABLES = {
     "c_bp_group": True,
     "c_bpartner": True,
@@ -27,6 +27,7 @@ GARDEN_USER_TABLES = {
     "c_order": True,
     "c_orderline": True,
     "c_elementvalue": False,
+    "c_doctype": False,
 }
 
 

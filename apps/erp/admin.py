@@ -20,6 +20,7 @@ from apps.erp.models import (
     BPartner,
     BPGroup,
     DocSequence,
+    DocType,
     ElementValue,
     Order,
     OrderLine,
@@ -72,8 +73,8 @@ def _same_client(cleaned: dict[str, Any], field: str, *, allow_system: bool = Fa
 
 @admin.register(BPGroup)
 class BPGroupAdmin(admin.ModelAdmin):
-    list_display = ("value", "name", "client", "org", "is_active")
-    list_filter = ("client", "is_active")
+    list_display = ("value", "name", "is_default", "client", "org", "is_active")
+    list_filter = ("client", "is_default", "is_active")
     search_fields = ("value", "name", "description")
     readonly_fields = AUDIT_FIELDS
 
@@ -147,6 +148,28 @@ class DocSequenceAdmin(admin.ModelAdmin):
     readonly_fields = AUDIT_FIELDS
 
 
+class DocTypeForm(forms.ModelForm):
+    class Meta:
+        model = DocType
+        fields = "__all__"
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        _same_client(cleaned, "docno_sequence")
+        return cleaned
+
+
+@admin.register(DocType)
+class DocTypeAdmin(admin.ModelAdmin):
+    form = DocTypeForm
+    list_display = ("name", "doc_base_type", "is_sotrx", "is_default", "docno_sequence", "client",
+                    "is_active")
+    list_filter = ("client", "doc_base_type", "is_default", "is_active")
+    list_select_related = ("docno_sequence", "client")
+    search_fields = ("name", "print_name")
+    readonly_fields = AUDIT_FIELDS
+
+
 def _order_locked(order: Order | None) -> bool:
     return order is not None and order.pk is not None and (
         order.doc_status in services.LINES_LOCKED_STATES
@@ -168,7 +191,8 @@ class OrderLineFormSet(forms.BaseInlineFormSet):
 class OrderLineInline(admin.TabularInline):
     model = OrderLine
     formset = OrderLineFormSet
-    fields = ("line", "product", "description", "qty_ordered", "price_actual", "line_net_amt")
+    fields = ("line", "product", "description", "qty_entered", "qty_ordered", "price_actual",
+              "line_net_amt")
     readonly_fields = ("line_net_amt",)
     autocomplete_fields = ("product",)
     extra = 0
@@ -191,6 +215,8 @@ class OrderForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         _same_client(cleaned, "bpartner")
+        _same_client(cleaned, "doc_type_target")
+        _same_client(cleaned, "warehouse")
         return cleaned
 
 
@@ -292,8 +318,8 @@ class OrderLineAdmin(ServiceErrorsAsMessages, admin.ModelAdmin):
     list_select_related = ("order", "product", "client")
     search_fields = ("order__document_no", "product__name", "description")
     autocomplete_fields = ("order", "product")
-    fields = ("order", "line", "product", "description", "qty_ordered", "price_actual",
-              "line_net_amt", *AUDIT_FIELDS)
+    fields = ("order", "line", "product", "description", "qty_entered", "qty_ordered",
+              "price_actual", "line_net_amt", *AUDIT_FIELDS)
     readonly_fields = ("line_net_amt", *AUDIT_FIELDS)
 
     def save_model(self, request: HttpRequest, obj: OrderLine, form, change: bool) -> None:

@@ -14,6 +14,8 @@ from apps.erp import services
 from apps.erp.models import (
     BPartner,
     BPGroup,
+    DocSequence,
+    DocType,
     ElementValue,
     Order,
     Product,
@@ -74,6 +76,28 @@ def _by_value(model, client: Client, value: str, **fields):
     return obj
 
 
+def _doc_types(client: Client) -> dict[str, DocType]:
+    """Standard Order (the default sales type, numbered by DocumentNo_C_Order) and Purchase Order
+    (the default purchase type, numbered PO-800000, PO-800001, ... by a sequence of its own)."""
+    sales_seq, _ = DocSequence.objects.get_or_create(client=client, name=services.ORDER_SEQUENCE)
+    purchase_seq, _ = DocSequence.objects.get_or_create(
+        client=client, name="Purchase Order", defaults={"prefix": "PO-", "current_next": 800000}
+    )
+    types = {}
+    for name, base, is_sotrx, sequence, is_default in (
+        ("Standard Order", DocType.DocBaseType.SALES_ORDER, True, sales_seq, True),
+        ("Purchase Order", DocType.DocBaseType.PURCHASE_ORDER, False, purchase_seq, True),
+    ):
+        types[name], _ = DocType.objects.update_or_create(
+            client=client, name=name,
+            defaults={
+                "org_id": ANY_ORG_ID, "print_name": name, "doc_base_type": base, "is_sotrx": is_sotrx,
+                "docno_sequence": sequence, "is_default": is_default,
+            },
+        )
+    return types
+
+
 def _garden(log: Callable[[str], None]) -> None:
     client = Client.objects.get(value="GardenWorld")
     hq = Organization.objects.get(client=client, value="HQ")
@@ -81,9 +105,10 @@ def _garden(log: Callable[[str], None]) -> None:
     any_org = {"org_id": ANY_ORG_ID}
 
     groups = {
-        value: _by_value(BPGroup, client, value, name=name, **any_org)
+        value: _by_value(BPGroup, client, value, name=name, is_default=value == "Standard", **any_org)
         for value, name in GARDEN_GROUPS.items()
     }
+    doc_types = _doc_types(client)
     partners = {
         value: _by_value(
             BPartner, client, value, name=name, bp_group=groups[group], is_customer=customer,
@@ -115,7 +140,7 @@ def _garden(log: Callable[[str], None]) -> None:
             continue
         services.order_create(
             client=client, org=hq, bpartner=joe, date_ordered=ordered, description=description,
-            sales_rep=requester, actor=requester,
+            sales_rep=requester, actor=requester, doc_type=doc_types["Standard Order"],
             lines=[
                 services.OrderLineInput(product=products[value], qty_ordered=Decimal(qty))
                 for value, qty in lines
@@ -123,13 +148,17 @@ def _garden(log: Callable[[str], None]) -> None:
         )
     log(
         f"erp: GardenWorld {len(partners)} business partners, {len(products)} products, "
-        f"{len(accounts)} accounts, {len(GARDEN_ORDERS)} orders of Joe Block"
+        f"{len(accounts)} accounts, {len(doc_types)} document types, "
+        f"{len(GARDEN_ORDERS)} orders of Joe Block"
     )
 
 
 def _acme(log: Callable[[str], None]) -> None:
     client = Client.objects.get(value="Acme")
-    group = _by_value(BPGroup, client, "Standard", name="Acme Customers", org_id=ANY_ORG_ID)
+    group = _by_value(
+        BPGroup, client, "Standard", name="Acme Customers", is_default=True, org_id=ANY_ORG_ID
+    )
+    _doc_types(client)
     _by_value(
         BPartner, client, "RoadRunner", name="Road Runner", bp_group=group, is_customer=True,
         org_id=ANY_ORG_ID,

@@ -19,6 +19,18 @@ AMOUNT = {"max_digits": 20, "decimal_places": 2}
 QUANTITY = {"max_digits": 20, "decimal_places": 4}
 
 
+class VersionedTenantModel(TenantModel):
+    """A business row with a version the records API turns into its ``ETag`` (optimistic locking).
+
+    The records service adds one to ``row_version`` on every change it makes, under the row lock,
+    and refuses a change whose ``If-Match`` names an older version (412)."""
+
+    row_version = models.PositiveBigIntegerField(db_column="RowVersion", default=1, editable=False)
+
+    class Meta:
+        abstract = True
+
+
 class DocSequence(TenantModel):
     """A per-client document number counter (AD_Sequence); the next number is taken under a row lock."""
 
@@ -39,12 +51,16 @@ class DocSequence(TenantModel):
         return f"{self.name} (next {self.prefix}{self.current_next}{self.suffix})"
 
 
-class BPGroup(TenantModel):
+class BPGroup(VersionedTenantModel):
     """Business partner group."""
 
     value = models.CharField("search key", db_column="Value", max_length=40)
     name = models.CharField(db_column="Name", max_length=60)
     description = models.CharField(db_column="Description", max_length=255, blank=True)
+    is_default = models.BooleanField(
+        "default", db_column="IsDefault", default=False,
+        help_text="The group a new business partner gets when none is given.",
+    )
 
     class Meta:
         db_table = "C_BP_Group"
@@ -58,7 +74,7 @@ class BPGroup(TenantModel):
         return self.name
 
 
-class BPartner(TenantModel):
+class BPartner(VersionedTenantModel):
     """Business partner: a customer, a vendor or both."""
 
     value = models.CharField("search key", db_column="Value", max_length=40)
@@ -91,7 +107,7 @@ class BPartner(TenantModel):
         return self.name
 
 
-class ProductCategory(TenantModel):
+class ProductCategory(VersionedTenantModel):
     """Product category."""
 
     value = models.CharField("search key", db_column="Value", max_length=40)
@@ -112,7 +128,7 @@ class ProductCategory(TenantModel):
         return self.name
 
 
-class Product(TenantModel):
+class Product(VersionedTenantModel):
     """Product or service that orders sell or buy."""
 
     class ProductType(models.TextChoices):
@@ -150,7 +166,43 @@ class Product(TenantModel):
         return self.name
 
 
-class Order(TenantModel):
+class DocType(VersionedTenantModel):
+    """Document type (C_DocType): an order's kind, and the sequence its document numbers come from."""
+
+    class DocBaseType(models.TextChoices):
+        SALES_ORDER = "SOO", "Sales Order"
+        PURCHASE_ORDER = "POO", "Purchase Order"
+
+    name = models.CharField(db_column="Name", max_length=60)
+    print_name = models.CharField("print text", db_column="PrintName", max_length=60, blank=True)
+    doc_base_type = models.CharField(
+        "document base type", db_column="DocBaseType", max_length=3, choices=DocBaseType.choices,
+        default=DocBaseType.SALES_ORDER,
+    )
+    is_sotrx = models.BooleanField("sales transaction", db_column="IsSOTrx", default=True)
+    is_default = models.BooleanField(
+        "default", db_column="IsDefault", default=False,
+        help_text="The document type a new order gets when none is given.",
+    )
+    docno_sequence = models.ForeignKey(
+        DocSequence, db_column="DocNoSequence_ID", on_delete=models.PROTECT, null=True, blank=True,
+        related_name="+", verbose_name="document sequence",
+        help_text="Empty: the client's DocumentNo_C_Order sequence.",
+    )
+
+    class Meta:
+        db_table = "C_DocType"
+        verbose_name = "document type"
+        ordering = ("name",)
+        constraints = (
+            models.UniqueConstraint(fields=["client", "name"], name="c_doctype_client_name_uniq"),
+        )
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Order(VersionedTenantModel):
     """Sales or purchase order; completing it may need approval (DocAction CO)."""
 
     class PriorityRule(models.TextChoices):
@@ -182,8 +234,19 @@ class Order(TenantModel):
         BPartner, db_column="C_BPartner_ID", on_delete=models.PROTECT, related_name="orders",
         verbose_name="business partner",
     )
+    doc_type_target = models.ForeignKey(
+        DocType, db_column="C_DocTypeTarget_ID", on_delete=models.PROTECT, null=True, blank=True,
+        related_name="+", verbose_name="target document type",
+    )
     date_ordered = models.DateField(
         "date ordered", db_column="DateOrdered", default=timezone.localdate
+    )
+    date_promised = models.DateField(
+        "date promised", db_column="DatePromised", null=True, blank=True
+    )
+    warehouse = models.ForeignKey(
+        "accounts.Warehouse", db_column="M_Warehouse_ID", on_delete=models.PROTECT, null=True,
+        blank=True, related_name="+", verbose_name="warehouse",
     )
     is_sotrx = models.BooleanField("sales transaction", db_column="IsSOTrx", default=True)
     description = models.CharField(db_column="Description", max_length=255, blank=True)
@@ -223,7 +286,7 @@ class Order(TenantModel):
         return self.document_no or f"Order {self.pk or '(new)'}"
 
 
-class OrderLine(TenantModel):
+class OrderLine(VersionedTenantModel):
     """Order line; LineNetAmt = QtyOrdered × PriceActual."""
 
     order = models.ForeignKey(
@@ -236,9 +299,12 @@ class OrderLine(TenantModel):
         verbose_name="product",
     )
     description = models.CharField(db_column="Description", max_length=255, blank=True)
-    qty_ordered = models.DecimalField(
-        "quantity", db_column="QtyOrdered", default=Decimal(1), **QUANTITY
+    qty_entered = models.DecimalField(
+        "quantity entered", db_column="QtyEntered", null=True, blank=True,
+        help_text="Empty: QtyOrdered.", **QUANTITY,
     )
+    # No model default: the line's rules tell "not given" (then QtyEntered, else 1) from a value.
+    qty_ordered = models.DecimalField("quantity", db_column="QtyOrdered", blank=True, **QUANTITY)
     price_actual = models.DecimalField(
         "unit price", db_column="PriceActual", null=True, blank=True,
         help_text="Empty: the product's list price.", **AMOUNT,
@@ -256,7 +322,7 @@ class OrderLine(TenantModel):
         return f"{self.order} / {self.line}"
 
 
-class ElementValue(TenantModel):
+class ElementValue(VersionedTenantModel):
     """Account element (chart of accounts)."""
 
     class AccountType(models.TextChoices):

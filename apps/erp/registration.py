@@ -12,16 +12,24 @@ def register_erp_tables() -> None:
     from apps.erp.models import (
         BPartner,
         BPGroup,
+        DocType,
         ElementValue,
         Order,
         OrderLine,
         Product,
         ProductCategory,
     )
-    from apps.records.registry import register_doc_action, register_table
+    from apps.records.registry import register_doc_action, register_sequence_source, register_table
 
     register_table(BPGroup, identifier=("Name",), description="Business partner group")
-    register_table(BPartner, identifier=("Name",), description="Business partner")
+    register_table(
+        BPartner,
+        identifier=("Name",),
+        # iDempiere: an empty Value takes the next number of the client's DocumentNo_C_BPartner.
+        defaults={"Value": "@Sequence=DocumentNo_C_BPartner@", "C_BP_Group_ID": "@IsDefault@"},
+        description="Business partner",
+    )
+    register_table(DocType, identifier=("Name",), description="Document type")
     register_table(ProductCategory, identifier=("Name",), description="Product category")
     register_table(Product, identifier=("Name",), description="Product or service")
     register_table(ElementValue, identifier=("Name",), description="Account element")
@@ -30,6 +38,19 @@ def register_erp_tables() -> None:
         identifier=("DocumentNo",),
         read_only=("DocumentNo", "DocStatus", "DocAction", "Processed", "GrandTotal"),
         hooks=hooks.OrderHooks(),
+        defaults={
+            "DocumentNo": "@Derived: next number of the document type's sequence "
+            "(C_DocTypeTarget_ID.DocNoSequence_ID, else DocumentNo_C_Order)@",
+            "C_DocTypeTarget_ID": "@Derived: the client's default document type for IsSOTrx@",
+            "IsSOTrx": "@Derived: IsSOTrx of the document type (none given: Y)@",
+            "DateOrdered": "@#Date@",
+            "DatePromised": "@#Date@",
+            "M_Warehouse_ID": "@#M_Warehouse_ID@",
+            "SalesRep_ID": "@#AD_User_ID@",
+            "PriorityRule": "5",
+            "DocStatus": "DR",
+            "DocAction": "CO",
+        },
         description="Sales or purchase order",
     )
     register_table(
@@ -37,8 +58,16 @@ def register_erp_tables() -> None:
         identifier=("Line",),
         read_only=("LineNetAmt",),
         hooks=hooks.OrderLineHooks(),
+        defaults={
+            "Line": "@Derived: highest Line of the order + 10@",
+            "QtyEntered": "@Derived: QtyOrdered@",
+            "QtyOrdered": "@Derived: QtyEntered, else 1@",
+            "PriceActual": "@Derived: the product's list price (PriceList)@",
+            "LineNetAmt": "@Derived: QtyOrdered × PriceActual@",
+        },
         description="Order line",
     )
+    register_sequence_source(services.sequence_next_value)
     register_doc_action(Order._meta.db_table, "CO", services.doc_action_complete)
     register_doc_action(Order._meta.db_table, "VO", services.doc_action_void)
     # The Order Approval workflow's automatic steps (apps.workflow demo).

@@ -26,11 +26,11 @@ from django.db import transaction
 from django.db.models import Max, Sum
 from django.utils import timezone
 
-from apps.accounts.models import Client, Organization, User
+from apps.accounts.models import Client, Organization, User, Warehouse
 from apps.core.context import RequestContext
 from apps.core.errors import BadRequest, Conflict, Forbidden
 from apps.core.models import SYSTEM_CLIENT_ID
-from apps.erp.models import AMOUNT, BPartner, DocSequence, Order, OrderLine, Product
+from apps.erp.models import AMOUNT, BPartner, DocSequence, DocType, Order, OrderLine, Product
 
 ORDER_SEQUENCE = "DocumentNo_C_Order"
 ORDER_TABLE = "C_Order"
@@ -41,7 +41,9 @@ Actor = RequestContext | User | int | None
 
 # Header columns an order keeps once it is processed or awaiting approval (everything else but
 # these free-text/choice columns is frozen).
-ORDER_FROZEN_FIELDS = ("client_id", "org_id", "bpartner_id", "date_ordered", "is_sotrx")
+ORDER_FROZEN_FIELDS = (
+    "client_id", "org_id", "bpartner_id", "date_ordered", "is_sotrx", "doc_type_target_id",
+)
 # Columns only the document actions change: a generic write never sets them. (IsApproved is
 # written by the approval workflow, see ``_guard_approval``.)
 ORDER_STATE_FIELDS = ("document_no", "doc_status", "doc_action", "processed", "grand_total")
@@ -104,6 +106,38 @@ def document_no_next(*, client_id: int, name: str = ORDER_SEQUENCE) -> str:
     return f"{sequence.prefix}{number}{sequence.suffix}"
 
 
+def sequence_next_value(client_id: int, name: str) -> str:
+    """The records dictionary's sequence source (``@Sequence=name@`` column defaults)."""
+    return document_no_next(client_id=client_id, name=name)
+
+
+def _default_doc_type_id(order: Order) -> int | None:
+    """The client's default document type for the order's IsSOTrx (iDempiere's MOrder rule)."""
+    return (
+        DocType.objects.filter(client_id=order.client_id, is_sotrx=order.is_sotrx, is_active=True)
+        .order_by("-is_default", "pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+def _order_document_no(order: Order) -> str:
+    """The next number of the order's document type's sequence (else the client's C_Order one).
+
+    No document type: the default one for its IsSOTrx; a document type sets IsSOTrx."""
+    name = ORDER_SEQUENCE
+    if order.doc_type_target_id is None:
+        order.doc_type_target_id = _default_doc_type_id(order)
+    if order.doc_type_target_id is not None:
+        doc_type = DocType.objects.select_related("docno_sequence").filter(pk=order.doc_type_target_id).first()
+        if doc_type is None or doc_type.client_id != order.client_id:
+            raise BadRequest("The document type belongs to another client.")
+        if doc_type.docno_sequence is not None:
+            name = doc_type.docno_sequence.name
+        order.is_sotrx = doc_type.is_sotrx
+    return document_no_next(client_id=order.client_id, name=name)
+
+
 # --- Orders: the parts every write path shares ----------------------------------------------------
 
 
@@ -145,8 +179,14 @@ def order_prepare(*, order: Order, creating: bool, actor: Actor = None) -> None:
             raise BadRequest("The sales representative belongs to another client.")
     if order.date_ordered is None:
         order.date_ordered = timezone.localdate()
+    if order.warehouse_id is not None:
+        warehouse_client = Warehouse.objects.filter(pk=order.warehouse_id).values_list(
+            "client_id", flat=True
+        ).first()
+        if warehouse_client != order.client_id:
+            raise BadRequest("The warehouse belongs to another client.")
     if creating:
-        order.document_no = document_no_next(client_id=order.client_id)
+        order.document_no = _order_document_no(order)
         order.doc_status = Order.DocStatus.DRAFTED
         order.doc_action = Order.DocAction.COMPLETE
         order.is_approved = False
@@ -213,10 +253,11 @@ def _editable_order_for_line(order_id: int | None) -> Order:
 def order_line_prepare(*, line: OrderLine, creating: bool, actor: Actor = None) -> Order:
     """Before a line is saved: lock its order, refuse if processed, derive Line/PriceActual/LineNetAmt."""
     order = _editable_order_for_line(line.order_id)
+    previous = None
     if not creating:
         previous = (
             OrderLine.objects.filter(pk=line.pk)
-            .values("order_id", "product_id", "price_actual")
+            .values("order_id", "product_id", "price_actual", "qty_entered", "qty_ordered")
             .first()
         )
         if previous is not None and previous["order_id"] != line.order_id:
@@ -235,8 +276,7 @@ def order_line_prepare(*, line: OrderLine, creating: bool, actor: Actor = None) 
         raise BadRequest("The product does not exist for this client.")
     if line.price_actual is None:
         line.price_actual = product.price_list
-    if line.qty_ordered is None:
-        raise BadRequest("QtyOrdered is mandatory.")
+    _line_quantities(line, previous)
     if not line.line:
         last = OrderLine.objects.filter(order_id=order.pk).aggregate(last=Max("line"))["last"]
         line.line = (last or 0) + LINE_STEP
@@ -247,6 +287,22 @@ def order_line_prepare(*, line: OrderLine, creating: bool, actor: Actor = None) 
     line.line_net_amt = _amount(amount, "LineNetAmt")
     _stamp(line, actor, creating=creating)
     return order
+
+
+def _line_quantities(line: OrderLine, previous: dict[str, Any] | None) -> None:
+    """QtyEntered and QtyOrdered follow each other (one unit of measure): a new line takes the one
+    given for the other (neither: 1); a change of one alone carries over to the other."""
+    if previous is not None:
+        entered_changed = line.qty_entered != previous["qty_entered"]
+        ordered_changed = line.qty_ordered != previous["qty_ordered"]
+        if entered_changed and not ordered_changed and line.qty_entered is not None:
+            line.qty_ordered = line.qty_entered
+        elif ordered_changed and not entered_changed:
+            line.qty_entered = line.qty_ordered
+    if line.qty_ordered is None:
+        line.qty_ordered = line.qty_entered if line.qty_entered is not None else Decimal(1)
+    if line.qty_entered is None:
+        line.qty_entered = line.qty_ordered
 
 
 def order_line_delete_check(*, line: OrderLine) -> Order:
@@ -304,11 +360,13 @@ def order_create(
     description: str = "",
     priority_rule: str = Order.PriorityRule.MEDIUM,
     sales_rep: User | None = None,
+    doc_type: DocType | None = None,
     lines: Iterable[OrderLineInput] = (),
     actor: Actor = None,
 ) -> Order:
     order = Order(
         client=client,
+        doc_type_target=doc_type,
         org_id=org.pk if org is not None else 0,
         bpartner=bpartner,
         date_ordered=date_ordered or timezone.localdate(),

@@ -8,7 +8,7 @@ class ColumnInline(admin.TabularInline):
     extra = 0
     fields = (
         "seq_no", "column_name", "name", "data_type", "reference_table", "reference",
-        "is_key", "is_mandatory", "is_updatable", "is_identifier", "is_secret",
+        "is_key", "is_mandatory", "is_updatable", "is_identifier", "is_secret", "default_value",
     )
     readonly_fields = fields
     can_delete = False
@@ -27,11 +27,13 @@ class TableAdmin(admin.ModelAdmin):
 class ColumnAdmin(admin.ModelAdmin):
     list_display = (
         "id", "table", "column_name", "data_type", "reference_table", "is_mandatory",
-        "is_updatable", "is_identifier", "is_secret",
+        "is_updatable", "is_identifier", "is_secret", "default_value",
     )
     list_filter = ("data_type", "is_mandatory", "is_updatable", "is_identifier", "is_secret", "table")
     search_fields = ("column_name", "name", "table__table_name")
     list_select_related = ("table",)
+    # Declared by the owning app at registration (register_table(defaults=...)), synced here.
+    readonly_fields = ("default_value", "default_kind")
 
 
 class RefListInline(admin.TabularInline):

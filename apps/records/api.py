@@ -23,8 +23,10 @@ from apps.core.models import SYSTEM_CLIENT_ID
 from apps.core.openapi import problems
 from apps.records import selectors, serializers, services
 from apps.records.caches import cache_list, cache_reset
-from apps.records.codec import storable_text
+from apps.records.codec import ETAG_KEY, detail_text, storable_text
+from apps.records.dictionary import table_meta
 from apps.records.sync import ensure_synced
+from apps.records.versions import current_etag
 
 QUERY_OPTIONS = (
     "$select", "$filter", "$orderby", "$top", "$skip", "$expand", "$valrule", "$context", "$skiptoken",
@@ -63,6 +65,45 @@ LIST_PARAMS = [
            "and page-count are left out); answered in Preference-Applied", OpenApiParameter.HEADER),
 ]
 DETAIL_PARAMS = [LIST_PARAMS[1], LIST_PARAMS[5]]
+
+
+ETAG_HEADER = OpenApiParameter(
+    "ETag", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[200, 201],
+    description='The row\'s version, e.g. `"3.1767225600000000"`: send it back in If-Match.',
+)
+IF_MATCH = OpenApiParameter(
+    "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER,
+    description="The ETag of the record as read (or `*`): the change is refused with 412 when the "
+    "record changed since. Without it, the change is made whatever the record's version. A body "
+    "may carry the same tag as `@odata.etag`.",
+)
+CREATE_DESCRIPTION = """Inserts a row for the caller's client; detail rows may come as an array under
+the detail table's name.
+
+Columns the body does not name take their dictionary default first (`AD_Column.DefaultValue`,
+see `GET /api/v1/models/ad_column`): a constant, a login-context variable (`@#AD_Org_ID@`,
+`@#M_Warehouse_ID@`, `@#AD_User_ID@`, `@#Date@`), the client's `IsDefault` row of the referenced
+table (`@IsDefault@`), the next value of a sequence (`@Sequence=Name@`), or a value the table's
+own rules derive (`@Derived: ...@`). So `{"Name": "..."}` creates a business partner and
+`{"C_BPartner_ID": 118}` an order. The answer's ETag is the new row's version."""
+UPDATE_DESCRIPTION = """Changes the columns named in the body (PO-JSON names).
+
+A detail table's name with an array edits the record's detail rows in the same transaction:
+an item without `id` is added, an item with `id` (or `uid`) is changed, an item with
+`"(delete)": true` and its `id` is deleted. Only the record's own detail rows can be named
+(another record's or another client's: 404, nothing changed); a refused item refuses the whole
+PUT. Items may carry their own `@odata.etag` and their own detail arrays."""
+
+
+def _if_match(request) -> str | None:
+    return request.headers.get("If-Match")
+
+
+def _with_etag(response: Response, table: str, pk: Any) -> Response:
+    etag = current_etag(table_meta(table), pk)
+    if etag is not None:
+        response["ETag"] = etag
+    return response
 
 
 def _options(request) -> dict[str, str]:
@@ -143,47 +184,58 @@ class TableView(APIView):
 
     @extend_schema(
         operation_id="records_table_create",
-        parameters=[TABLE],
+        parameters=[TABLE, ETAG_HEADER],
         request=OpenApiTypes.OBJECT,
         responses={201: serializers.RecordSerializer, **problems(409)},
         summary="Insert a record (detail rows may come as an array under the detail table's name)",
+        description=CREATE_DESCRIPTION,
     )
     def post(self, request, table: str):
         ctx = get_context(request)
         obj = services.record_create(ctx, table, request.data)
-        return Response(selectors.render_record(ctx, table, obj), status=status.HTTP_201_CREATED)
+        return _with_etag(
+            Response(selectors.render_record(ctx, table, obj), status=status.HTTP_201_CREATED), table, obj.pk
+        )
 
 
 class RecordView(APIView):
     @extend_schema(
         operation_id="records_record_retrieve",
-        parameters=[TABLE, RECORD, *DETAIL_PARAMS],
+        parameters=[TABLE, RECORD, *DETAIL_PARAMS, ETAG_HEADER],
         responses={200: serializers.RecordSerializer},
-        summary="One record",
+        summary="One record; the ETag header is its version, for If-Match",
     )
     def get(self, request, table: str, record: str):
-        return Response(selectors.record_detail(get_context(request), table, record, _options(request)))
+        ctx = get_context(request)
+        # The tag is read before the row: should the row change in between, the tag is the older
+        # one and a change sent with it is refused (412), never one that overwrites unseen data.
+        etag = selectors.record_etag(ctx, table, record)
+        response = Response(selectors.record_detail(ctx, table, record, _options(request)))
+        if etag is not None:
+            response["ETag"] = etag
+        return response
 
     @extend_schema(
         operation_id="records_record_update",
-        parameters=[TABLE, RECORD],
+        parameters=[TABLE, RECORD, IF_MATCH, ETAG_HEADER],
         request=OpenApiTypes.OBJECT,
-        responses={200: serializers.RecordSerializer, **problems(409)},
-        summary="Partial update; a `doc-action` key runs the document action",
+        responses={200: serializers.RecordSerializer, **problems(409, 412)},
+        summary="Partial update; detail arrays add, change and `(delete)` rows; `doc-action` runs the action",
+        description=UPDATE_DESCRIPTION,
     )
     def put(self, request, table: str, record: str):
         ctx = get_context(request)
-        obj = services.record_update(ctx, table, record, request.data)
-        return Response(selectors.render_record(ctx, table, obj))
+        obj = services.record_update(ctx, table, record, request.data, if_match=_if_match(request))
+        return _with_etag(Response(selectors.render_record(ctx, table, obj)), table, obj.pk)
 
     @extend_schema(
         operation_id="records_record_destroy",
-        parameters=[TABLE, RECORD],
-        responses={200: serializers.DeletedSerializer, **problems(409)},
-        summary="Delete a record",
+        parameters=[TABLE, RECORD, IF_MATCH],
+        responses={200: serializers.DeletedSerializer, **problems(409, 412)},
+        summary="Delete a record (with If-Match: only the version read)",
     )
     def delete(self, request, table: str, record: str):
-        services.record_delete(get_context(request), table, record)
+        services.record_delete(get_context(request), table, record, if_match=_if_match(request))
         return Response({"msg": "Deleted"})
 
 
@@ -265,6 +317,14 @@ class ReferenceView(APIView):
         return Response(selectors.reference_values(ctx, reference))
 
 
+def _relative_to_v1(path: str) -> str:
+    """A batch step's path as the routes under /api/v1/ see it: ``models/...``, ``/api/v1/models/...``
+    and ``v1/models/...`` (relative to /api/, as iDempiere's Postman collection sends it) alike."""
+    path = path.lstrip("/")
+    path = path.removeprefix("api/")
+    return path.removeprefix("v1/").lstrip("/")
+
+
 def _shown(value: Any) -> str:
     """A client's value echoed in a message: printable as UTF-8 (lone surrogates escaped), short."""
     return str(value).encode("utf-8", "backslashreplace").decode("utf-8")[:200]
@@ -299,8 +359,7 @@ class BatchView(APIView):
         path = str(step.get("path", "")).strip()
         if method not in {"GET", "POST", "PUT", "DELETE"}:
             raise BadRequest(f"Step {index}: method '{_shown(method)}' is not supported.")
-        path = path.removeprefix("/api/v1/")
-        path = path.lstrip("/")
+        path = _relative_to_v1(path)
         if not storable_text(path):
             raise BadRequest(f"Step {index}: the path has a NUL character or a lone surrogate.")
         if not path:
@@ -318,10 +377,11 @@ class BatchView(APIView):
             raise self._not_allowed(index, step, "only models/... calls are")
         body = step.get("body")
         data = json.dumps(body) if body is not None else ""
+        headers = self._step_headers(index, step)
         sub = (
-            getattr(self.factory, method.lower())(full, data=data, content_type="application/json")
+            getattr(self.factory, method.lower())(full, data=data, content_type="application/json", headers=headers)
             if method != "GET"
-            else self.factory.get(full)
+            else self.factory.get(full, headers=headers)
         )
         sub._force_auth_user = request.user
         sub._force_auth_token = request.auth
@@ -334,6 +394,30 @@ class BatchView(APIView):
             payload = None
         code = response.status_code
         return {"status": HTTPStatus(code).phrase, "statusCode": code, "body": payload}
+
+    @staticmethod
+    def _step_headers(index: int, step: dict[str, Any]) -> dict[str, str]:
+        """A step's own If-Match: ``headers: {"If-Match": ...}`` or ``"@odata.etag"`` beside the
+        path (a body's ``@odata.etag`` is read by the record service itself). Other headers of a
+        step (Content-Type, Accept, ...) change nothing: every step is JSON, run as the caller."""
+        given = step.get("headers")
+        if given is None:
+            given = {}
+        if not isinstance(given, dict):
+            raise BadRequest(f"Step {index}: 'headers' must be an object.")
+        headers = {}
+        for name, value in given.items():
+            if str(name).lower() != "if-match":
+                continue
+            if not isinstance(value, str) or not storable_text(value) or not value.isascii():
+                raise BadRequest(f"Step {index}: If-Match must be text.")
+            headers["If-Match"] = value
+        etag = step.get(ETAG_KEY)
+        if etag is not None and "If-Match" not in headers:
+            if not isinstance(etag, str) or not etag.isascii() or not storable_text(etag):
+                raise BadRequest(f"Step {index}: '{ETAG_KEY}' must be text.")
+            headers["If-Match"] = etag
+        return headers
 
     def _step_or_problem(self, request, index: int, step: Any) -> dict[str, Any]:
         """Without a transaction each step stands alone: a refused step is a result, not the end."""
@@ -351,7 +435,7 @@ class BatchView(APIView):
         operation_id="records_batch",
         parameters=[_param("transaction", "false: run each step on its own")],
         request=serializers.BatchStepSerializer(many=True),
-        responses={200: serializers.BatchResultSerializer(many=True), **problems(404, 405, 409)},
+        responses={200: serializers.BatchResultSerializer(many=True), **problems(404, 405, 409, 412)},
         summary="Run several calls; by default all-or-nothing in one transaction",
     )
     def post(self, request):
@@ -384,7 +468,7 @@ class BatchView(APIView):
             code = code if 400 <= code < 500 else 400
             step = steps[failed.index] if isinstance(steps[failed.index], dict) else {}
             inner = failed.result.get("body") or {}
-            detail = inner.get("detail") if isinstance(inner, dict) else None
+            detail = detail_text(inner.get("detail")) if isinstance(inner, dict) else None
             return Response(
                 problem_body(
                     code,

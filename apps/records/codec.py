@@ -14,7 +14,12 @@ from apps.core import wire
 from apps.core.errors import BadRequest
 from apps.records.dictionary import ColumnMeta, TableMeta, identifier_columns
 
-IGNORED_INPUT_KEYS = {"id", "uid", "model-name", "doc-action"}
+DELETE_KEY = "(delete)"  # a detail row of a PUT to delete
+ETAG_KEY = "@odata.etag"  # the row's ETag as read, in a body: the same as If-Match
+IGNORED_INPUT_KEYS = {"id", "uid", "model-name", "doc-action", DELETE_KEY, ETAG_KEY}
+# Sent beside the columns by iDempiere's Postman collection (POST and PUT bodies): ignored, unless
+# the table has a column of that name.
+TABLE_NAME_KEY = "tablename"
 
 
 def out_name(name: str, lower: bool) -> str:
@@ -78,6 +83,15 @@ def storable_text(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def detail_text(detail: Any) -> str:
+    """A problem's detail as one readable sentence (``{"Name": "..."}`` → ``Name: ...``)."""
+    if isinstance(detail, dict):
+        return "; ".join(f"{key}: {detail_text(value)}" for key, value in detail.items())
+    if isinstance(detail, (list, tuple)):
+        return " ".join(detail_text(item) for item in detail)
+    return str(detail)
 
 
 def _column_error(col_name: str, message: str) -> BadRequest:
@@ -183,10 +197,10 @@ def split_input(
             raise BadRequest("Column names must be strings.")
         if key.lower() in IGNORED_INPUT_KEYS:
             continue
+        if key.lower() == TABLE_NAME_KEY and meta.column(key) is None:
+            continue
         child = meta.children.get(key.lower())
         if child is not None and isinstance(value, list):
-            if not creating:
-                raise BadRequest(f"Detail rows '{key}' can only be sent when creating a record.")
             if not all(isinstance(item, dict) for item in value):
                 raise BadRequest(f"'{key}' must be an array of objects.")
             children[child.table_name] = value

@@ -6,11 +6,13 @@ by DELETE /caches and by the registry) drops it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
+ROW_VERSION = "row_version"
 SYSTEM_COLUMNS = {"AD_Client_ID", "Created", "CreatedBy", "Updated", "UpdatedBy"}
 
 _META_CACHE: dict[str, TableMeta] = {}
@@ -37,6 +39,7 @@ class ColumnMeta:
     target_model: Any = None  # FK target model
     choices: tuple[tuple[str, str], ...] = ()
     max_length: int = 0
+    default: Any = None  # apps.records.defaults.ColumnDefault, applied on create
 
     @property
     def is_fk(self) -> bool:
@@ -120,13 +123,15 @@ def _label(f: models.Field) -> str:
     return text
 
 
-def build_table_meta(model: Any, *, identifier=(), secret=(), read_only=()) -> TableMeta:
+def build_table_meta(model: Any, *, identifier=(), secret=(), read_only=(), defaults=None) -> TableMeta:
     table_name = model._meta.db_table
     meta = TableMeta(table_name=table_name, model=model, identifier=tuple(identifier))
     secret_l = {s.lower() for s in secret}
     read_only_l = {s.lower() for s in read_only}
     ident_l = {s.lower() for s in identifier}
     for f in model._meta.concrete_fields:
+        if f.attname == ROW_VERSION:
+            continue  # served as the ETag, never as a column (apps.records.versions)
         name = f.db_column or f.column
         is_key = bool(f.primary_key)
         is_uu = isinstance(f, models.UUIDField) and name == f"{table_name}_UU"
@@ -162,7 +167,23 @@ def build_table_meta(model: Any, *, identifier=(), secret=(), read_only=()) -> T
             meta.by_lower["id"] = col
         if is_uu:
             meta.by_lower["uid"] = col
+    _attach_defaults(meta, defaults or {})
     return meta
+
+
+def _attach_defaults(meta: TableMeta, declared: dict[str, str]) -> None:
+    from apps.records.defaults import ORG_DEFAULT, parse_default
+
+    declared = dict(declared)
+    if meta.has_org:
+        declared.setdefault("AD_Org_ID", ORG_DEFAULT)
+    for name, expression in declared.items():
+        col = meta.column(name)
+        if col is None:
+            raise ImproperlyConfigured(f"Default for unknown column {meta.table_name}.{name}.")
+        col = replace(col, default=parse_default(meta.table_name, col, expression))
+        meta.columns[col.name] = col
+        meta.by_lower[col.name.lower()] = col
 
 
 def table_meta(table_name: str) -> TableMeta:
@@ -176,7 +197,8 @@ def table_meta(table_name: str) -> TableMeta:
 
     spec = table_spec(table_name)
     meta = build_table_meta(
-        spec.model, identifier=spec.identifier, secret=spec.secret, read_only=spec.read_only
+        spec.model, identifier=spec.identifier, secret=spec.secret, read_only=spec.read_only,
+        defaults=spec.defaults,
     )
     registered = {s.model: s for s in all_table_specs()}
     for rel in spec.model._meta.related_objects:

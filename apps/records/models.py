@@ -101,6 +101,15 @@ class Column(AuditedModel):
     is_updatable = models.BooleanField(db_column="IsUpdateable", default=True)
     is_identifier = models.BooleanField(db_column="IsIdentifier", default=False)
     is_secret = models.BooleanField(db_column="IsSecret", default=False)
+    default_value = models.CharField(
+        db_column="DefaultValue", max_length=255, blank=True,
+        help_text="Default on create: a constant, @#ContextVariable@, @IsDefault@, @Sequence=Name@ "
+        "or @Derived: ...@ (computed by the table's own rules).",
+    )
+    default_kind = models.CharField(
+        db_column="DefaultKind", max_length=20, blank=True,
+        choices=[(k, k) for k in ("Constant", "Context", "IsDefault", "Sequence", "Derived")],
+    )
 
     class Meta:
         db_table = "AD_Column"

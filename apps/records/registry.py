@@ -2,8 +2,13 @@
 
 An app registers its tables from ``AppConfig.ready()``::
 
-    register_table(BPartner, identifier=("Name",), hooks=BPartnerHooks())
+    register_table(BPartner, identifier=("Name",), hooks=BPartnerHooks(),
+                   defaults={"Value": "@Sequence=DocumentNo_C_BPartner@", "C_BP_Group_ID": "@IsDefault@"})
     register_doc_action("C_Order", "CO", complete_order)
+    register_sequence_source(document_no_next)
+
+A column's default (``defaults``) is an expression as ``AD_Column.DefaultValue`` holds it; see
+:mod:`apps.records.defaults` for the forms it may take.
 
 Everything here is in-process and keyed by the lower-case table name (``model._meta.db_table``).
 """
@@ -43,6 +48,9 @@ class RecordHooks:
 
 DocActionHandler = Callable[[Any, Any], Any]
 ApprovalStarter = Callable[[Any, Any], bool]
+# ``source(client_id, name) -> str``: the next value of the client's sequence ``name``, drawn in the
+# caller's transaction (a rollback gives it back).
+SequenceSource = Callable[[int, str], str]
 
 
 @dataclass
@@ -54,6 +62,7 @@ class TableSpec:
     read_only: tuple[str, ...] = ()
     hooks: RecordHooks = field(default_factory=RecordHooks)
     description: str = ""
+    defaults: dict[str, str] = field(default_factory=dict)  # column name → DefaultValue expression
     doc_actions: dict[str, DocActionHandler] = field(default_factory=dict)
     approval_starters: list[ApprovalStarter] = field(default_factory=list)
 
@@ -67,6 +76,7 @@ class TableSpec:
 
 
 _TABLES: dict[str, TableSpec] = {}
+_SEQUENCE_SOURCE: list[SequenceSource] = []
 # Doc actions / approval starters may be registered before the table itself (app order).
 _PENDING_ACTIONS: dict[str, dict[str, DocActionHandler]] = {}
 _PENDING_STARTERS: dict[str, list[ApprovalStarter]] = {}
@@ -80,8 +90,13 @@ def register_table(
     read_only: tuple[str, ...] | list[str] = (),
     hooks: RecordHooks | None = None,
     description: str = "",
+    defaults: dict[str, str] | None = None,
 ) -> None:
-    """Expose ``model`` as table ``model._meta.db_table``; call from ``AppConfig.ready()``."""
+    """Expose ``model`` as table ``model._meta.db_table``; call from ``AppConfig.ready()``.
+
+    ``defaults`` maps column names to default expressions (``"5"``, ``"@#AD_Org_ID@"``,
+    ``"@IsDefault@"``, ``"@Sequence=Name@"``, ``"@Derived: how@"``): they fill the columns a create
+    does not name, before validation (:mod:`apps.records.defaults`)."""
     table_name = model._meta.db_table
     key = table_name.lower()
     spec = TableSpec(
@@ -92,6 +107,7 @@ def register_table(
         read_only=tuple(read_only),
         hooks=hooks or RecordHooks(),
         description=description or (model.__doc__ or "").strip().split("\n")[0][:255],
+        defaults=dict(defaults or {}),
     )
     old = _TABLES.get(key)
     if old is not None:
@@ -121,6 +137,18 @@ def register_approval_starter(table_name: str, starter: ApprovalStarter) -> None
         _PENDING_STARTERS.setdefault(key, []).append(starter)
     elif starter not in spec.approval_starters:
         spec.approval_starters.append(starter)
+
+
+def register_sequence_source(source: SequenceSource) -> None:
+    """The app that keeps the sequences (AD_Sequence) plugs in how a number is drawn."""
+    _SEQUENCE_SOURCE[:] = [source]
+
+
+def sequence_next(client_id: int, name: str) -> str:
+    """The next value of the client's sequence ``name`` (``@Sequence=name@`` defaults)."""
+    if not _SEQUENCE_SOURCE:
+        raise LookupError("No sequence source is registered (the erp app keeps AD_Sequence).")
+    return _SEQUENCE_SOURCE[0](client_id, name)
 
 
 def approval_starters(table_name: str) -> list[ApprovalStarter]:

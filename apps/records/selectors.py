@@ -587,6 +587,22 @@ def record_get(ctx, table_name: str, ident: Any) -> Any:
     return obj
 
 
+def record_etag(ctx, table_name: str, ident: Any) -> str | None:
+    """The ETag of a row the caller may read (apps.records.versions); 404 like a read."""
+    from apps.records.versions import row_etag
+
+    meta = table_meta(table_name)
+    qs = read_queryset(ctx, meta.table_name)
+    names = {f.attname for f in meta.model._meta.concrete_fields}
+    fields = [name for name in ("row_version", "updated") if name in names]
+    if not fields:
+        return None
+    row = qs.filter(lookup_q(meta, ident)).values(*fields).first()
+    if row is None:
+        raise NotFound(f"No record '{ident}' in table '{meta.table_name}'.")
+    return row_etag(row)
+
+
 def record_detail(ctx, table_name: str, ident: Any, params: dict[str, str]) -> dict[str, Any]:
     meta = table_meta(table_name)
     obj = record_get(ctx, table_name, ident)

@@ -91,10 +91,28 @@ class ReferenceSerializer(serializers.Serializer):
     reflist = RefValueSerializer(many=True)
 
 
+class BatchStepHeadersSerializer(serializers.Serializer):
+    pass
+
+
+BatchStepHeadersSerializer._declared_fields["If-Match"] = serializers.CharField(
+    required=False, help_text="The record's ETag as read: the step fails with 412 if it changed since."
+)
+
+
 class BatchStepSerializer(serializers.Serializer):
     method = serializers.ChoiceField(["GET", "POST", "PUT", "DELETE"])
-    path = serializers.CharField(help_text="relative to /api/v1/, e.g. models/c_bpartner")
+    path = serializers.CharField(
+        help_text="relative to /api/v1/ (models/c_bpartner) or to /api/ (v1/models/c_bpartner); "
+        "a leading /api/v1/ is accepted"
+    )
     body = serializers.JSONField(required=False)
+    headers = BatchStepHeadersSerializer(required=False, help_text="If-Match; other headers are ignored")
+
+
+BatchStepSerializer._declared_fields["@odata.etag"] = serializers.CharField(
+    required=False, help_text="Same as headers.If-Match"
+)
 
 
 class BatchResultSerializer(serializers.Serializer):

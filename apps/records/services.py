@@ -7,6 +7,8 @@ Values are keyed by column name (``db_column``), the same names as PO-JSON.
 from __future__ import annotations
 
 import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -14,10 +16,18 @@ from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, Q
 
 from apps.accounts.models import Organization
-from apps.core.errors import BadRequest, Conflict, Forbidden, NotFound
+from apps.core.errors import ApplicationError, BadRequest, Conflict, Forbidden, NotFound
 from apps.core.wire import parse_id_or_key
 from apps.records import access
-from apps.records.codec import split_input, storable_text, to_python
+from apps.records.codec import (
+    DELETE_KEY,
+    ETAG_KEY,
+    detail_text,
+    split_input,
+    storable_text,
+    to_python,
+)
+from apps.records.defaults import apply_defaults
 from apps.records.dictionary import (
     ColumnMeta,
     TableMeta,
@@ -31,6 +41,7 @@ from apps.records.registry import (
     table_spec_for_model,
 )
 from apps.records.selectors import lookup_q, scope_rows
+from apps.records.versions import check_if_match, next_version
 
 MAX_IDENTIFIER_PARTS = 12
 
@@ -187,11 +198,18 @@ def _locks_parents(hooks: RecordHooks) -> bool:
     return type(hooks).lock_parents is not RecordHooks.lock_parents
 
 
-def _for_write(ctx, meta: TableMeta, obj_or_id: Any, hooks: RecordHooks | None = None) -> Any:
+def _for_write(
+    ctx, meta: TableMeta, obj_or_id: Any, hooks: RecordHooks | None = None, parent: ParentRef | None = None
+) -> Any:
     """The row to change, locked (its parents first, see ``RecordHooks.lock_parents``); other
-    client's (or invisible) rows → 404, System rows → 403, rows of a read-only org → 403."""
+    client's (or invisible) rows → 404, System rows → 403, rows of a read-only org → 403.
+    With ``parent``, only a detail row of that parent is found (another parent's → 404)."""
     pk = obj_or_id.pk if isinstance(obj_or_id, meta.model) else obj_or_id
+    if isinstance(pk, (dict, list, bool, float)) or pk is None:
+        raise BadRequest(f"'{meta.table_name}': expected a record id or uid.")
     scoped = scope_rows(ctx, meta, meta.model._default_manager.all())
+    if parent is not None:
+        scoped = scoped.filter(**{parent.fk_attname: parent.pk})
     row_q = lookup_q(meta, pk)
     if hooks is not None and _locks_parents(hooks):
         unlocked = scoped.filter(row_q).first()
@@ -209,8 +227,60 @@ def _for_write(ctx, meta: TableMeta, obj_or_id: Any, hooks: RecordHooks | None =
     return found
 
 
+@dataclass(frozen=True)
+class ParentRef:
+    """The master row a detail row is written under (child arrays of a POST or PUT)."""
+
+    fk_attname: str  # e.g. "order_id"
+    fk_column: str  # e.g. "C_Order_ID"
+    pk: Any
+
+
+@contextmanager
+def _detail_errors(table_name: str, index: int):
+    """A refused detail row fails the whole write, its answer naming the row: ``C_OrderLine[1]: ...``."""
+    try:
+        yield
+    except ApplicationError as exc:
+        exc.detail = f"{table_name}[{index}]: {detail_text(exc.detail)}"
+        raise
+
+
+def _check_detail_item(child_table: str, item: dict[str, Any]) -> tuple[bool, Any]:
+    """``(delete it, its id or uid)`` of one item of a detail array."""
+    deleting = item.get(DELETE_KEY, False)
+    if not isinstance(deleting, bool):
+        raise BadRequest(f"'{DELETE_KEY}' must be true or false.")
+    ident = item.get("id")
+    if ident is None:
+        ident = item.get("uid")
+    if deleting and ident is None:
+        raise BadRequest(f"'{DELETE_KEY}' needs the id of the {child_table} row to delete.")
+    return deleting, ident
+
+
+def _detail_edits(ctx, meta: TableMeta, parent: Any, children: dict[str, list[dict[str, Any]]]) -> None:
+    """Child arrays of a PUT: rows without id are added, rows with id changed, rows with
+    ``"(delete)": true`` deleted; each only among the parent's own detail rows."""
+    if children and getattr(parent, "processed", False):
+        raise Conflict(f"Record {parent.pk} of '{meta.table_name}' is processed: its detail rows cannot change.")
+    for child_table, items in children.items():
+        child = meta.children[child_table.lower()]
+        ref = ParentRef(fk_attname=child.fk_attname, fk_column=child.fk_column, pk=parent.pk)
+        for index, item in enumerate(items):
+            with _detail_errors(child.table_name, index):
+                deleting, ident = _check_detail_item(child.table_name, item)
+                if_match = item.get(ETAG_KEY)
+                if deleting:
+                    record_delete(ctx, child.table_name, ident, if_match=if_match, _parent=ref)
+                elif ident is not None:
+                    record_update(ctx, child.table_name, ident, item, if_match=if_match, _parent=ref)
+                else:
+                    record_create(ctx, child.table_name, item, _parent=ref)
+
+
 @transaction.atomic
-def record_create(ctx, table_name: str, values: dict[str, Any], *, _parent: tuple[str, Any] | None = None):
+def record_create(ctx, table_name: str, values: dict[str, Any], *, _parent: ParentRef | None = None):
     """Insert a row of ``table_name`` (with any detail arrays) for the caller's client; returns it."""
     spec = table_spec(table_name)
     meta = table_meta(spec.table_name)
@@ -218,11 +288,12 @@ def record_create(ctx, table_name: str, values: dict[str, Any], *, _parent: tupl
     columns, children = split_input(meta, values, creating=True)
     obj = meta.model()
     obj.client_id = ctx.client_id
-    if meta.has_org:
-        obj.org_id = ctx.org_id
     _apply(ctx, meta, obj, columns)
+    given = {col.name for col in columns}
     if _parent is not None:
-        setattr(obj, _parent[0], _parent[1])
+        setattr(obj, _parent.fk_attname, _parent.pk)
+        given.add(_parent.fk_column)
+    apply_defaults(ctx, meta, obj, given)
     if meta.has_org:
         _check_org(ctx, obj.org_id)
     obj.created_by_id = ctx.user_id
@@ -233,19 +304,30 @@ def record_create(ctx, table_name: str, values: dict[str, Any], *, _parent: tupl
     spec.hooks.after_save(ctx, obj, created=True)
     for child_table, items in children.items():
         child = meta.children[child_table.lower()]
+        ref = ParentRef(fk_attname=child.fk_attname, fk_column=child.fk_column, pk=obj.pk)
         for index, item in enumerate(items):
-            try:
-                record_create(ctx, child.table_name, item, _parent=(child.fk_attname, obj.pk))
-            except BadRequest as exc:
-                raise BadRequest(f"{child.table_name}[{index}]: {exc.detail}", code=exc.code) from exc
+            with _detail_errors(child.table_name, index):
+                record_create(ctx, child.table_name, item, _parent=ref)
     if children:
         obj.refresh_from_db()
     return obj
 
 
 @transaction.atomic
-def record_update(ctx, table_name: str, obj_or_id, values: dict[str, Any]):
-    """Change the given columns; a ``doc-action`` key then runs that document action."""
+def record_update(
+    ctx,
+    table_name: str,
+    obj_or_id,
+    values: dict[str, Any],
+    *,
+    if_match: str | None = None,
+    _parent: ParentRef | None = None,
+):
+    """Change the given columns, then the detail arrays (add / change / ``"(delete)": true``);
+    a ``doc-action`` key then runs that document action. All or nothing.
+
+    ``if_match`` (the ``If-Match`` header, or the body's ``@odata.etag``): the row's ETag as the
+    caller read it; checked under the row lock, 412 when the row changed since."""
     spec = table_spec(table_name)
     meta = table_meta(spec.table_name)
     _writable_table(ctx, meta)
@@ -257,27 +339,40 @@ def record_update(ctx, table_name: str, obj_or_id, values: dict[str, Any]):
         handler = doc_action_handler(meta.table_name, str(action))
         if handler is None:
             raise BadRequest(f"Unknown document action '{action}' for table '{meta.table_name}'.")
-    obj = _for_write(ctx, meta, obj_or_id, spec.hooks)
-    columns, _children = split_input(meta, values, creating=False)
+    if if_match is None:
+        if_match = values.get(ETAG_KEY)
+    obj = _for_write(ctx, meta, obj_or_id, spec.hooks, _parent)
+    check_if_match(if_match, obj, meta.table_name)
+    columns, children = split_input(meta, values, creating=False)
     _apply(ctx, meta, obj, columns)
+    if _parent is not None and getattr(obj, _parent.fk_attname) != _parent.pk:
+        raise BadRequest(f"A {meta.table_name} row cannot move to another {_parent.fk_column}.")
     if meta.has_org and any(c.name == "AD_Org_ID" for c in columns):
         _check_org(ctx, obj.org_id)
     obj.updated_by_id = ctx.user_id
     spec.hooks.before_save(ctx, obj, creating=False)
     _clean(meta, obj)
+    next_version(obj)
     _save(obj)
     spec.hooks.after_save(ctx, obj, created=False)
+    if children:
+        _detail_edits(ctx, meta, obj, children)
+        obj.refresh_from_db()
     if handler is not None:
         obj = handler(ctx, obj) or obj
     return obj
 
 
 @transaction.atomic
-def record_delete(ctx, table_name: str, obj_or_id) -> None:
+def record_delete(
+    ctx, table_name: str, obj_or_id, *, if_match: str | None = None, _parent: ParentRef | None = None
+) -> None:
+    """Delete a row; with ``if_match``, only if it is still the version the caller read (else 412)."""
     spec = table_spec(table_name)
     meta = table_meta(spec.table_name)
     _writable_table(ctx, meta)
-    obj = _for_write(ctx, meta, obj_or_id, spec.hooks)
+    obj = _for_write(ctx, meta, obj_or_id, spec.hooks, _parent)
+    check_if_match(if_match, obj, meta.table_name)
     spec.hooks.before_delete(ctx, obj)
     try:
         with transaction.atomic():

@@ -73,6 +73,8 @@ def sync_dictionary() -> int:
                     "is_updatable": col.updatable,
                     "is_identifier": col.identifier,
                     "is_secret": col.secret,
+                    "default_value": col.default.expression if col.default else "",
+                    "default_kind": col.default.kind if col.default else "",
                 },
             )
             keep.append(col.name)

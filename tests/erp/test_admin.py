@@ -125,3 +125,15 @@ def test_admin_complete_action_uses_the_admins_role(demo, large_order):
     assert response.status_code == 302
     large_order.refresh_from_db()
     assert (large_order.doc_status, large_order.is_approved) == ("CO", True)
+
+
+def test_admin_doc_types_and_default_group(admin_site, garden):
+    from apps.erp.models import BPGroup, DocType
+
+    doc_type = DocType.objects.get(client=garden, name="Purchase Order")
+    for url in ("/admin/erp/doctype/", "/admin/erp/doctype/add/", f"/admin/erp/doctype/{doc_type.pk}/change/",
+                "/admin/erp/bpgroup/?is_default__exact=1"):
+        response = admin_site.get(url)
+        assert response.status_code == 200, url
+    assert b"Standard Customers" in admin_site.get("/admin/erp/bpgroup/?is_default__exact=1").content
+    assert BPGroup.objects.filter(client=garden, is_default=True).count() == 1
