@@ -102,6 +102,14 @@ class BPartner(VersionedTenantModel):
         constraints = (
             models.UniqueConstraint(fields=["client", "value"], name="c_bpartner_client_value_uniq"),
         )
+        # startswith() on the search key or the name (the lookups iDempiere clients make) reads
+        # the index, not the table: LIKE 'prefix%' needs the pattern operator class.
+        indexes = (
+            models.Index(fields=["client", "value"], name="c_bpartner_value_prefix",
+                         opclasses=["int8_ops", "varchar_pattern_ops"]),
+            models.Index(fields=["client", "name"], name="c_bpartner_name_prefix",
+                         opclasses=["int8_ops", "varchar_pattern_ops"]),
+        )
 
     def __str__(self) -> str:
         return self.name
