@@ -489,23 +489,41 @@ def _compile_list(ctx, meta: TableMeta, params: dict[str, str], lower: bool) -> 
     qs = qs.filter(plan.q).order_by(*(plan.order or ["pk"]))
     count_sql = qs.order_by().values("pk").query.sql_with_params()
     page_sql = None
-    if not params.get("$skiptoken") and sqljson.supports(plan):
-        page = qs[plan.skip : plan.skip + plan.size] if plan.size is not None else qs[plan.skip :]
+    direction = _keyset_direction(plan)
+    if sqljson.supports(plan):
+        if params.get("$skiptoken"):
+            # Compiled once with a stand-in key, replaced by each token's key (_keyset_params).
+            keyed = _keyset(qs, direction, _KEY_STAND_IN)
+            page = keyed[: plan.size] if plan.size is not None else keyed
+        else:
+            page = qs[plan.skip : plan.skip + plan.size] if plan.size is not None else qs[plan.skip :]
         page_sql = sqljson.page_query(ctx, page, plan, lower).query.sql_with_params()
+        if params.get("$skiptoken") and page_sql[1].count(_KEY_STAND_IN) != 1:
+            page_sql = None  # the stand-in is not unambiguous: rendered without the kept SQL
     return _ListQuery(
         plan=plan, qs=qs, count_sql=count_sql, page_sql=page_sql,
         tables=tuple(dict.fromkeys(_plan_tables(plan))), size=plan.size, skip=plan.skip,
-        direction=_keyset_direction(plan),
+        direction=direction,
     )
 
 
+_KEY_STAND_IN = -(2**63) + 7_919  # no row has it: the place of a $skiptoken's key in kept SQL
+
+
+def _keyset(qs: QuerySet, direction: str | None, last_key: Any) -> QuerySet:
+    if direction is None:
+        raise BadRequest("$skiptoken needs the page order to be the key alone (no $orderby, or id).")
+    return qs.filter(pk__gt=last_key) if direction == "asc" else qs.filter(pk__lt=last_key)
+
+
 def _list_query(ctx, meta: TableMeta, params: dict[str, str], lower: bool) -> _ListQuery:
-    cacheable = not params.get("$valrule") and not params.get("$skiptoken")
     key = None
-    if cacheable:
+    if not params.get("$valrule"):
         orgs = ctx.visible_org_ids()
+        # Every $skiptoken of the same query shares one statement (its key is a parameter).
+        options = {k: ("*" if k == "$skiptoken" else v) for k, v in params.items()}
         key = (
-            meta.table_name, tuple(sorted(params.items())), ctx.client_id,
+            meta.table_name, tuple(sorted(options.items())), ctx.client_id,
             None if orgs is None else tuple(sorted(orgs)), max_records(ctx), lower,
             dictionary_generation(),
         )
@@ -538,18 +556,23 @@ def record_list(ctx, table_name: str, params: dict[str, str], *, count: str = "e
     lower = sysconfig_bool("REST_COLUMNNAME_TOLOWERCASE", False, client_id=ctx.client_id)
     query = _list_query(ctx, meta, params, lower)
     size, direction, before = query.size, query.direction, query.skip
+    last_key = None
+    if params.get("$skiptoken"):
+        last_key, before = _read_skiptoken(ctx, meta, params, direction)
     row_count, applied = _row_count_of(query.count_sql, count)
     if query.page_sql is not None:
+        sql, sql_params = query.page_sql
+        if last_key is not None:
+            sql_params = tuple(last_key if p == _KEY_STAND_IN else p for p in sql_params)
         with connection.cursor() as cursor:
-            cursor.execute(*query.page_sql)
+            cursor.execute(sql, sql_params)
             rows = cursor.fetchall()
         records: list[dict[str, Any]] | RawRecords = RawRecords(text for _, text in rows)
         keys = [key for key, _ in rows]
     else:
         qs, plan = query.qs, query.plan
-        if params.get("$skiptoken"):
-            last_key, before = _read_skiptoken(ctx, meta, params, direction)
-            keyed = qs.filter(pk__gt=last_key) if direction == "asc" else qs.filter(pk__lt=last_key)
+        if last_key is not None:
+            keyed = _keyset(qs, direction, last_key)
             page = keyed[:size] if size is not None else keyed
         else:
             page = qs[plan.skip : plan.skip + size] if size is not None else qs[plan.skip :]

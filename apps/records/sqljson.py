@@ -182,5 +182,13 @@ def record_json(ctx, plan: Any, lower: bool) -> _Sql:
 
 
 def page_query(ctx, page: Any, plan: Any, lower: bool) -> Any:
-    """The page's (key, record as JSON text) pairs, in order: one query."""
-    return page.annotate(_j=_Sql("({0})::text", record_json(ctx, plan, lower))).values_list("pk", "_j")
+    """The page's (key, record as JSON text) pairs, in order: one query.
+
+    The page's keys are chosen first (a subquery with the order, LIMIT and OFFSET) and only those
+    rows are rendered: rendering in the same SELECT as an OFFSET would build, and drop, the JSON
+    of every skipped row."""
+    order = list(plan.order or ["pk"])
+    if not any(o.lstrip("-") in ("pk", plan.meta.pk.attname) for o in order):
+        order.append("pk")
+    rows = plan.meta.model._base_manager.filter(pk__in=page.values("pk")).order_by(*order)
+    return rows.annotate(_j=_Sql("({0})::text", record_json(ctx, plan, lower))).values_list("pk", "_j")

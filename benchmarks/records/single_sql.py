@@ -34,11 +34,11 @@ def _fk(label: str, column: str, identifier: str, table: str) -> str:
 
 
 STATEMENT = f"""
-WITH matching AS (
+WITH matching AS NOT MATERIALIZED (
     SELECT b.* FROM "C_BPartner" b
     WHERE b."AD_Client_ID" IN (%(client)s, 0) AND b."Value" LIKE %(prefix)s
       AND (NOT %(customers)s OR b."IsCustomer")
-), page AS (
+), page AS MATERIALIZED (
     SELECT * FROM matching ORDER BY "C_BPartner_ID" LIMIT %(top)s OFFSET %(skip)s
 ), rendered AS (
     SELECT p."C_BPartner_ID" AS id, json_build_object(
@@ -52,7 +52,8 @@ WITH matching AS (
             'UpdatedBy', {_fk('Updated By', 'g."UpdatedBy"', 'uu.username', 'ad_user')},
             'AD_Client_ID', {_fk('Client', 'g."AD_Client_ID"', 'c."Name"', 'ad_client')},
             'AD_Org_ID', {_fk('Org', 'g."AD_Org_ID"', 'o."Name"', 'ad_org')},
-            'Value', g."Value", 'Name', g."Name", 'Description', g."Description")
+            'Value', g."Value", 'Name', g."Name", 'Description', g."Description",
+            'IsDefault', g."IsDefault")
     ) AS body
     FROM page p
     JOIN "C_BP_Group" g ON g."C_BP_Group_ID" = p."C_BP_Group_ID"
