@@ -177,7 +177,9 @@ def test_unreachable_endpoint_is_logged_not_raised(garden_admin, receiver, run_o
 
 def test_rolled_back_change_sends_nothing(garden_admin, receiver, run_on_commit):
     _subscribe(garden_admin, receiver.url, ["record.created"], run_on_commit)
-    response = run_on_commit(lambda: garden_admin.post(BP, {"Name": "No group"}, format="json"))
+    # Defaults fill Value and the group (a sequence number is drawn), then the missing Name
+    # refuses the create: everything is rolled back, the event included.
+    response = run_on_commit(lambda: garden_admin.post(BP, {"Description": "No name"}, format="json"))
     assert response.status_code == 400
     assert receiver.requests == [] and not WebhookDelivery.objects.exists()
 
