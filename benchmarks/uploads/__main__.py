@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     limit = 3 * args.chunk_size
     print(f"Memory (web workers): idle RSS {max(idle.values()) / 1024:.1f} MiB, peak +"
           f"{delta / MiB:.1f} MiB; limit +{limit / MiB:.0f} MiB (3 chunks): "
-          f"{'MET' if delta <= limit else 'NOT MET'}")
+          f"{'smoke run' if args.smoke else 'MET' if delta <= limit else 'NOT MET'}")
     return 0
 
 
