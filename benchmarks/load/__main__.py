@@ -71,8 +71,17 @@ class User:
         headers = {**({"Authorization": f"Bearer {self.token}"} if self.token else {}),
                    **kwargs.pop("headers", {})}
         started = time.perf_counter()
+        url = self.node() + path
         try:
-            answer = self.http.request(method, self.node() + path, headers=headers, timeout=60, **kwargs)
+            try:
+                answer = self.http.request(method, url, headers=headers, timeout=60, **kwargs)
+            except requests.ConnectionError:
+                # A kept-alive connection the server closed as it sat idle (gunicorn's keepalive):
+                # an idempotent request is sent again, as HTTP clients do (RFC 9112 9.3.1). Counted.
+                if method not in ("GET", "PUT", "DELETE", "HEAD"):
+                    raise
+                self.stats.record("(resent)", 0.0, None)
+                answer = self.http.request(method, url, headers=headers, timeout=60, **kwargs)
             error = None if answer.status_code == expect else f"{answer.status_code} {answer.text[:120]}"
         except requests.RequestException as exc:
             answer, error = None, f"{type(exc).__name__}: {exc}"
@@ -205,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         stack.stop()
 
+    resent = len(stats.latency.pop("(resent)", []))
     total = sum(len(v) for v in stats.latency.values())
     errors = sum(len(v) for v in stats.errors.values())
     print()
@@ -215,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         values = stats.latency[name]
         print(f"  {name:10}{len(values):8}{quantile(values, 0.5):10.1f}{quantile(values, 0.99):10.1f}"
               f"{len(stats.errors[name]):8}")
+    print(f"  idempotent requests sent again after the server closed an idle connection: {resent}")
     for name, messages in stats.errors.items():
         for message in sorted(set(messages))[:3]:
             print(f"  error in {name}: {message}")
