@@ -6,13 +6,14 @@ import unicodedata
 from collections.abc import Iterable
 
 from django.core.cache import cache
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Q, QuerySet
 
 from apps.accounts.models import (
     AuthSession,
     Client,
     Organization,
     Role,
+    RoleOrgAccess,
     SysConfig,
     User,
     UserRole,
@@ -32,17 +33,108 @@ def user_roles_qs(user: User) -> QuerySet[UserRole]:
 
 
 def session_for_token(session_id) -> AuthSession | None:
-    """A login session with its user, client and role, and ``grant_active``: whether the user's
-    grant of that role is still active (one query: every authenticated request makes it)."""
-    grant = UserRole.objects.filter(
-        user_id=OuterRef("user_id"), role_id=OuterRef("role_id"), is_active=True
-    )
-    return (
-        AuthSession.objects.select_related("user", "client", "role")
-        .annotate(grant_active=Exists(grant))
-        .filter(pk=session_id)
-        .first()
-    )
+    """A login session with its user, client and role, ``grant_active`` (whether the user's grant
+    of that role is still active) and the role's org access (``role_org_access`` answers from it).
+
+    Every authenticated request makes this read, so it is one statement built once per process
+    (``_SessionRead``): no query is compiled per request, and the rows are always read fresh."""
+    return _session_read.load(session_id)
+
+
+class _SessionRead:
+    """``AD_Session`` joined to its user, client and role, the grant as an EXISTS, and the role's
+    ``AD_Role_OrgAccess`` rows left-joined (one row per org access; one row for an all-orgs role).
+    Instances are built with ``Model.from_db`` after the backend's own converters, as a queryset
+    would build them."""
+
+    MODELS = (("s", AuthSession), ("u", User), ("c", Client), ("r", Role))
+
+    def __init__(self) -> None:
+        self._built: dict[str, tuple] = {}
+
+    def _build(self, connection) -> tuple:
+        from django.db.models.fields.related import ForeignKey
+
+        qn = connection.ops.quote_name
+        fk_column = {f.name: f.column for f in AuthSession._meta.concrete_fields
+                     if isinstance(f, ForeignKey)}
+        columns, plan = [], []
+        for alias, model in self.MODELS:
+            fields = model._meta.concrete_fields
+            for field in fields:
+                col = field.get_col(alias)
+                converters = [*connection.ops.get_db_converters(col),
+                              *field.get_db_converters(connection)]
+                columns.append(f"{alias}.{qn(field.column)}")
+                plan.append((col, converters))
+        grant, access = UserRole._meta, RoleOrgAccess._meta
+        r_pk = qn(Role._meta.pk.column)
+        sql = (
+            f"SELECT {', '.join(columns)}, "
+            f"EXISTS(SELECT 1 FROM {qn(grant.db_table)} g WHERE "
+            f"g.{qn(grant.get_field('user').column)} = s.{qn(fk_column['user'])} AND "
+            f"g.{qn(grant.get_field('role').column)} = s.{qn(fk_column['role'])} AND "
+            f"g.{qn(grant.get_field('is_active').column)}), "
+            f"a.{qn(access.get_field('org').column)}, a.{qn(access.get_field('is_read_only').column)} "
+            f"FROM {qn(AuthSession._meta.db_table)} s "
+            f"JOIN {qn(User._meta.db_table)} u ON u.{qn(User._meta.pk.column)} = s.{qn(fk_column['user'])} "
+            f"JOIN {qn(Client._meta.db_table)} c ON c.{qn(Client._meta.pk.column)} = s.{qn(fk_column['client'])} "
+            f"JOIN {qn(Role._meta.db_table)} r ON r.{r_pk} = s.{qn(fk_column['role'])} "
+            f"LEFT JOIN {qn(access.db_table)} a ON a.{qn(access.get_field('role').column)} = r.{r_pk} "
+            f"AND NOT r.{qn(Role._meta.get_field('is_all_orgs').column)} "
+            f"WHERE s.{qn(AuthSession._meta.pk.column)} = %s"
+        )
+        return sql, plan
+
+    def load(self, session_id) -> AuthSession | None:
+        from django.core.exceptions import ValidationError
+        from django.db import connections, router
+
+        alias = router.db_for_read(AuthSession)
+        connection = connections[alias]
+        pk = AuthSession._meta.pk
+        try:
+            value = pk.get_db_prep_value(pk.to_python(session_id), connection)
+        except (ValidationError, TypeError, ValueError, AttributeError):
+            return None
+        if value is None:
+            return None
+        built = self._built.get(connection.vendor)
+        if built is None:
+            built = self._built[connection.vendor] = self._build(connection)
+        sql, plan = built
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [value])
+            rows = cursor.fetchall()
+        if not rows:
+            return None
+        values = []
+        for raw, (col, converters) in zip(rows[0], plan, strict=False):
+            for converter in converters:
+                raw = converter(raw, col, connection)
+            values.append(raw)
+        instances, start = [], 0
+        for _, model in self.MODELS:
+            fields = model._meta.concrete_fields
+            instances.append(model.from_db(
+                alias, [f.attname for f in fields], values[start:start + len(fields)]
+            ))
+            start += len(fields)
+        session, user, client, role = instances
+        for name, related in (("user", user), ("client", client), ("role", role)):
+            AuthSession._meta.get_field(name).set_cached_value(session, related)
+        session.grant_active = bool(rows[0][len(plan)])
+        if not role.is_all_orgs:
+            access = [(org_id, bool(read_only)) for *_, org_id, read_only in rows
+                      if org_id is not None]
+            role.org_access = (
+                frozenset(org_id for org_id, _ in access),
+                frozenset(org_id for org_id, read_only in access if read_only),
+            )
+        return session
+
+
+_session_read = _SessionRead()
 
 
 def user_clients(user: User) -> list[Client]:
@@ -64,6 +156,9 @@ def role_org_access(role: Role) -> tuple[frozenset[int] | None, frozenset[int]]:
     A role with access to all orgs writes in all of them, as in iDempiere."""
     if role.is_all_orgs:
         return None, frozenset()
+    known = getattr(role, "org_access", None)  # read with its session (``session_for_token``)
+    if known is not None:
+        return known
     rows = list(role.roleorgaccess_set.values_list("org_id", "is_read_only"))
     return (
         frozenset(org_id for org_id, _ in rows),

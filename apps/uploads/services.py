@@ -380,6 +380,24 @@ def _chunk_accept_locked(
 
     # 3. Record it under the lock; enqueue finalize when the last byte is in. A refusal here
     #    leaves the transaction first, so dropping the claim is not rolled back with it.
+    fields = {
+        "received": True, "stop_requested": False, "size": reader.count,
+        "sha256": reader.sha256.hexdigest(), "storage_key": written.key,
+    }
+    if written.etag:
+        fields.update(part_number=written.part_number, etag=written.etag)
+    try:
+        complete = _record(locked, claim, fields)
+    except NotFound:
+        # Gone while its bytes streamed in (its batch was dropped): what this request wrote after
+        # the session's cleanup must not stay behind.
+        store.cleanup(session, None)
+        raise
+    if complete is not None:
+        for name, value in fields.items():
+            setattr(claim, name, value)
+        return ChunkResult(locked, claim, created=True, complete=complete)
+    # Refused: decided again under the session's row lock, to say why.
     refusal: ApplicationError | None = None
     try:
         with transaction.atomic():
@@ -393,12 +411,6 @@ def _chunk_accept_locked(
                 refusal = PayloadTooLarge("The file would be larger than the limit.")
             else:
                 # Still ours only if no newer request took the claim over (a new ``created``).
-                fields = {
-                    "received": True, "stop_requested": False, "size": reader.count,
-                    "sha256": reader.sha256.hexdigest(), "storage_key": written.key,
-                }
-                if written.etag:
-                    fields.update(part_number=written.part_number, etag=written.etag)
                 recorded = UploadChunk.objects.filter(
                     pk=claim.pk, created=claim.created, received=False
                 ).update(**fields)
@@ -417,8 +429,6 @@ def _chunk_accept_locked(
                 for name, value in fields.items():
                     setattr(chunk, name, value)
     except NotFound:
-        # Gone while its bytes streamed in (its batch was dropped): what this request wrote after
-        # the session's cleanup must not stay behind.
         store.cleanup(session, None)
         raise
     if refusal is not None:
@@ -427,6 +437,75 @@ def _chunk_accept_locked(
             store.cleanup(locked, None)  # cancelled while this body streamed in: leave nothing
         raise refusal
     return ChunkResult(locked, chunk, created=True, complete=complete)
+
+
+class _NotRecorded(Exception):
+    """The record step's conditions did not hold: its transaction is rolled back."""
+
+
+_RECORD_SQL: dict[str, str] = {}
+
+
+def _record_sql(connection: Any) -> str:
+    """Add a chunk's bytes to an open session within its size (or the file limit while the size is
+    unknown), INITIATED becoming UPLOADING; RETURNING what completion is judged by."""
+    sql = _RECORD_SQL.get(connection.vendor)
+    if sql is None:
+        meta, qn = UploadSession._meta, connection.ops.quote_name
+
+        def col(name: str) -> str:
+            return qn(meta.get_field(name).column)
+
+        received, state = col("received_bytes"), col("state")
+        sql = _RECORD_SQL[connection.vendor] = (
+            f"UPDATE {qn(meta.db_table)} SET {received} = {received} + %s, "
+            f"{state} = CASE WHEN {state} = %s THEN %s ELSE {state} END, {col('updated')} = %s "
+            f"WHERE {qn(meta.pk.column)} = %s AND {state} IN (%s, %s)"
+            f" AND {received} + %s <= COALESCE({col('size')}, %s) "
+            f"RETURNING {received}, {state}, {col('size')}, {col('chunk_size')}, {col('chunk_count')}"
+        )
+    return sql
+
+
+def _record(session: UploadSession, claim: UploadChunk, fields: dict[str, Any]) -> bool | None:
+    """Record a received chunk: True/False (the upload is complete or not), or None when it may not
+    count (the session is closed or full; the claim was taken over), nothing changed.
+
+    One UPDATE of the session row (its lock is held to the commit: concurrent chunks add up one
+    after the other, as under SELECT ... FOR UPDATE), the claim's conditional UPDATE, a durable
+    commit; finalize is enqueued by the chunk that completes the upload."""
+    connection = transaction.get_connection()
+    now = timezone.now()
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    size = fields["size"]
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(_record_sql(connection), [
+                    size, State.INITIATED, State.UPLOADING, stamp, session.pk, State.INITIATED,
+                    State.UPLOADING, size, int(settings.UPLOAD_MAX_FILE_SIZE),
+                ])
+                row = cursor.fetchone()
+            if row is None:
+                raise _NotRecorded
+            recorded = UploadChunk.objects.filter(
+                pk=claim.pk, created=claim.created, received=False
+            ).update(**fields)
+            if not recorded:
+                raise _NotRecorded
+            (session.received_bytes, session.state, session.size, session.chunk_size,
+             session.chunk_count) = row
+            session.updated = now
+            complete = _all_in(session)
+            if complete:
+                session.state = State.PROCESSING
+                session.save(update_fields=["state", "updated"])
+                _enqueue_finalize(session.pk)
+    except _NotRecorded:
+        if not UploadSession.objects.filter(pk=session.pk).exists():
+            raise NotFound("The upload no longer exists.") from None
+        return None
+    return complete
 
 
 def _chunk_limit(
