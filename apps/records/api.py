@@ -85,14 +85,17 @@ see `GET /api/v1/models/ad_column`): a constant, a login-context variable (`@#AD
 `@#M_Warehouse_ID@`, `@#AD_User_ID@`, `@#Date@`), the client's `IsDefault` row of the referenced
 table (`@IsDefault@`), the next value of a sequence (`@Sequence=Name@`), or a value the table's
 own rules derive (`@Derived: ...@`). So `{"Name": "..."}` creates a business partner and
-`{"C_BPartner_ID": 118}` an order. The answer's ETag is the new row's version."""
+`{"C_BPartner_ID": 118}` an order. The answer's ETag is the new row's version; the detail rows
+the body created follow the record under their table's name (with their ids)."""
 UPDATE_DESCRIPTION = """Changes the columns named in the body (PO-JSON names).
 
 A detail table's name with an array edits the record's detail rows in the same transaction:
 an item without `id` is added, an item with `id` (or `uid`) is changed, an item with
 `"(delete)": true` and its `id` is deleted. Only the record's own detail rows can be named
 (another record's or another client's: 404, nothing changed); a refused item refuses the whole
-PUT. Items may carry their own `@odata.etag` and their own detail arrays."""
+PUT. Items may carry their own `@odata.etag` and their own detail arrays. The answer carries the
+detail rows the PUT added or changed (not the deleted ones) under their table's name, as iDempiere
+does: an added row's id is there."""
 
 
 def _if_match(request) -> str | None:
@@ -192,9 +195,11 @@ class TableView(APIView):
     )
     def post(self, request, table: str):
         ctx = get_context(request)
-        obj = services.record_create(ctx, table, request.data)
+        written: services.WrittenDetails = {}
+        obj = services.record_create(ctx, table, request.data, written=written)
         return _with_etag(
-            Response(selectors.render_record(ctx, table, obj), status=status.HTTP_201_CREATED), table, obj.pk
+            Response(selectors.render_written(ctx, table, obj, written), status=status.HTTP_201_CREATED),
+            table, obj.pk,
         )
 
 
@@ -225,8 +230,9 @@ class RecordView(APIView):
     )
     def put(self, request, table: str, record: str):
         ctx = get_context(request)
-        obj = services.record_update(ctx, table, record, request.data, if_match=_if_match(request))
-        return _with_etag(Response(selectors.render_record(ctx, table, obj)), table, obj.pk)
+        written: services.WrittenDetails = {}
+        obj = services.record_update(ctx, table, record, request.data, if_match=_if_match(request), written=written)
+        return _with_etag(Response(selectors.render_written(ctx, table, obj, written)), table, obj.pk)
 
     @extend_schema(
         operation_id="records_record_destroy",
