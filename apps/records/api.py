@@ -248,12 +248,18 @@ class RecordView(APIView):
 class RecordColumnView(APIView):
     @extend_schema(
         operation_id="records_column_retrieve",
-        parameters=[TABLE, RECORD, COLUMN],
+        parameters=[TABLE, RECORD, COLUMN, ETAG_HEADER],
         responses={200: OpenApiTypes.OBJECT},
-        summary="One column of a record",
+        summary="One column of a record; the ETag header is the record's version",
     )
     def get(self, request, table: str, record: str, column: str):
-        return Response(selectors.record_column(get_context(request), table, record, column))
+        ctx = get_context(request)
+        body = selectors.record_column(ctx, table, record, column)
+        etag = selectors.record_etag(ctx, table, record)
+        response = Response(body)
+        if etag is not None:
+            response["ETag"] = etag
+        return response
 
 
 class FormsView(APIView):
@@ -399,7 +405,12 @@ class BatchView(APIView):
         except ValueError:
             payload = None
         code = response.status_code
-        return {"status": HTTPStatus(code).phrase, "statusCode": code, "body": payload}
+        result = {"status": HTTPStatus(code).phrase, "statusCode": code, "body": payload}
+        # A step that read or wrote one record reports its version, as the call's ETag header
+        # would: a later step (or call) sends it back as If-Match.
+        if response.has_header("ETag"):
+            result["headers"] = {"ETag": response["ETag"]}
+        return result
 
     @staticmethod
     def _step_headers(index: int, step: dict[str, Any]) -> dict[str, str]:
