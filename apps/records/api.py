@@ -12,7 +12,7 @@ from django.http.response import HttpResponseBase
 from django.test.client import RequestFactory
 from django.urls import Resolver404, resolve
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -26,7 +26,7 @@ from apps.records.caches import cache_list, cache_reset
 from apps.records.codec import ETAG_KEY, detail_text, storable_text
 from apps.records.dictionary import table_meta
 from apps.records.sync import ensure_synced
-from apps.records.versions import current_etag
+from apps.records.versions import current_etag, none_match
 
 QUERY_OPTIONS = (
     "$select", "$filter", "$orderby", "$top", "$skip", "$expand", "$valrule", "$context", "$skiptoken",
@@ -65,6 +65,12 @@ LIST_PARAMS = [
            "and page-count are left out); answered in Preference-Applied", OpenApiParameter.HEADER),
 ]
 DETAIL_PARAMS = [LIST_PARAMS[1], LIST_PARAMS[5]]
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match", OpenApiTypes.STR, OpenApiParameter.HEADER,
+    description="ETags already held (or `*`): when one is the record's current ETag (weak "
+    "comparison), the answer is 304 with that ETag and no body. Not with `$expand`: the tag is "
+    "the record's own version, not its expanded rows'.",
+)
 
 
 ETAG_HEADER = OpenApiParameter(
@@ -206,16 +212,25 @@ class TableView(APIView):
 class RecordView(APIView):
     @extend_schema(
         operation_id="records_record_retrieve",
-        parameters=[TABLE, RECORD, *DETAIL_PARAMS, ETAG_HEADER],
-        responses={200: serializers.RecordSerializer},
-        summary="One record; the ETag header is its version, for If-Match",
+        parameters=[TABLE, RECORD, *DETAIL_PARAMS, IF_NONE_MATCH, ETAG_HEADER],
+        responses={
+            200: serializers.RecordSerializer,
+            304: OpenApiResponse(description="Not modified: If-None-Match named the current ETag"),
+        },
+        summary="One record; the ETag header is its version, for If-Match and If-None-Match",
     )
     def get(self, request, table: str, record: str):
         ctx = get_context(request)
+        options = _options(request)
         # The tag is read before the row: should the row change in between, the tag is the older
         # one and a change sent with it is refused (412), never one that overwrites unseen data.
+        # It is read through the caller's scope first, so another client's row is a 404, never 304.
         etag = selectors.record_etag(ctx, table, record)
-        response = Response(selectors.record_detail(ctx, table, record, _options(request)))
+        if etag is not None and "$expand" not in options and none_match(request.headers.get("If-None-Match"), etag):
+            not_modified = Response(status=status.HTTP_304_NOT_MODIFIED)
+            not_modified["ETag"] = etag
+            return not_modified
+        response = Response(selectors.record_detail(ctx, table, record, options))
         if etag is not None:
             response["ETag"] = etag
         return response
