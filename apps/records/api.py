@@ -508,7 +508,8 @@ class BatchView(APIView):
                     f"Step {failed.index} ({_shown(step.get('method', 'GET'))} {_shown(step.get('path', ''))}) failed: {detail}; "
                     "nothing was saved.",
                     failedStep=failed.index,
-                    results=results,
+                    # Rolled back: the versions the steps reported never were.
+                    results=[{k: v for k, v in r.items() if k != "headers"} for r in results],
                 ),
                 status=code,
                 content_type="application/problem+json",
