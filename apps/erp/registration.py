@@ -31,7 +31,13 @@ def register_erp_tables() -> None:
     )
     register_table(DocType, identifier=("Name",), description="Document type")
     register_table(ProductCategory, identifier=("Name",), description="Product category")
-    register_table(Product, identifier=("Name",), description="Product or service")
+    register_table(
+        Product,
+        identifier=("Name",),
+        # iDempiere fills any empty Value from the client's DocumentNo_<table> sequence.
+        defaults={"Value": "@Sequence=DocumentNo_M_Product@"},
+        description="Product or service",
+    )
     register_table(ElementValue, identifier=("Name",), description="Account element")
     register_table(
         Order,

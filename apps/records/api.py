@@ -12,7 +12,7 @@ from django.http.response import HttpResponseBase
 from django.test.client import RequestFactory
 from django.urls import Resolver404, resolve
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -26,7 +26,7 @@ from apps.records.caches import cache_list, cache_reset
 from apps.records.codec import ETAG_KEY, detail_text, storable_text
 from apps.records.dictionary import table_meta
 from apps.records.sync import ensure_synced
-from apps.records.versions import current_etag
+from apps.records.versions import current_etag, none_match
 
 QUERY_OPTIONS = (
     "$select", "$filter", "$orderby", "$top", "$skip", "$expand", "$valrule", "$context", "$skiptoken",
@@ -65,6 +65,12 @@ LIST_PARAMS = [
            "and page-count are left out); answered in Preference-Applied", OpenApiParameter.HEADER),
 ]
 DETAIL_PARAMS = [LIST_PARAMS[1], LIST_PARAMS[5]]
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match", OpenApiTypes.STR, OpenApiParameter.HEADER,
+    description="ETags already held (or `*`): when one is the record's current ETag (weak "
+    "comparison), the answer is 304 with that ETag and no body. Not with `$expand`: the tag is "
+    "the record's own version, not its expanded rows'.",
+)
 
 
 ETAG_HEADER = OpenApiParameter(
@@ -85,14 +91,17 @@ see `GET /api/v1/models/ad_column`): a constant, a login-context variable (`@#AD
 `@#M_Warehouse_ID@`, `@#AD_User_ID@`, `@#Date@`), the client's `IsDefault` row of the referenced
 table (`@IsDefault@`), the next value of a sequence (`@Sequence=Name@`), or a value the table's
 own rules derive (`@Derived: ...@`). So `{"Name": "..."}` creates a business partner and
-`{"C_BPartner_ID": 118}` an order. The answer's ETag is the new row's version."""
+`{"C_BPartner_ID": 118}` an order. The answer's ETag is the new row's version; the detail rows
+the body created follow the record under their table's name (with their ids)."""
 UPDATE_DESCRIPTION = """Changes the columns named in the body (PO-JSON names).
 
 A detail table's name with an array edits the record's detail rows in the same transaction:
 an item without `id` is added, an item with `id` (or `uid`) is changed, an item with
 `"(delete)": true` and its `id` is deleted. Only the record's own detail rows can be named
 (another record's or another client's: 404, nothing changed); a refused item refuses the whole
-PUT. Items may carry their own `@odata.etag` and their own detail arrays."""
+PUT. Items may carry their own `@odata.etag` and their own detail arrays. The answer carries the
+detail rows the PUT added or changed (not the deleted ones) under their table's name, as iDempiere
+does: an added row's id is there."""
 
 
 def _if_match(request) -> str | None:
@@ -192,25 +201,36 @@ class TableView(APIView):
     )
     def post(self, request, table: str):
         ctx = get_context(request)
-        obj = services.record_create(ctx, table, request.data)
+        written: services.WrittenDetails = {}
+        obj = services.record_create(ctx, table, request.data, written=written)
         return _with_etag(
-            Response(selectors.render_record(ctx, table, obj), status=status.HTTP_201_CREATED), table, obj.pk
+            Response(selectors.render_written(ctx, table, obj, written), status=status.HTTP_201_CREATED),
+            table, obj.pk,
         )
 
 
 class RecordView(APIView):
     @extend_schema(
         operation_id="records_record_retrieve",
-        parameters=[TABLE, RECORD, *DETAIL_PARAMS, ETAG_HEADER],
-        responses={200: serializers.RecordSerializer},
-        summary="One record; the ETag header is its version, for If-Match",
+        parameters=[TABLE, RECORD, *DETAIL_PARAMS, IF_NONE_MATCH, ETAG_HEADER],
+        responses={
+            200: serializers.RecordSerializer,
+            304: OpenApiResponse(description="Not modified: If-None-Match named the current ETag"),
+        },
+        summary="One record; the ETag header is its version, for If-Match and If-None-Match",
     )
     def get(self, request, table: str, record: str):
         ctx = get_context(request)
+        options = _options(request)
         # The tag is read before the row: should the row change in between, the tag is the older
         # one and a change sent with it is refused (412), never one that overwrites unseen data.
+        # It is read through the caller's scope first, so another client's row is a 404, never 304.
         etag = selectors.record_etag(ctx, table, record)
-        response = Response(selectors.record_detail(ctx, table, record, _options(request)))
+        if etag is not None and "$expand" not in options and none_match(request.headers.get("If-None-Match"), etag):
+            not_modified = Response(status=status.HTTP_304_NOT_MODIFIED)
+            not_modified["ETag"] = etag
+            return not_modified
+        response = Response(selectors.record_detail(ctx, table, record, options))
         if etag is not None:
             response["ETag"] = etag
         return response
@@ -225,8 +245,9 @@ class RecordView(APIView):
     )
     def put(self, request, table: str, record: str):
         ctx = get_context(request)
-        obj = services.record_update(ctx, table, record, request.data, if_match=_if_match(request))
-        return _with_etag(Response(selectors.render_record(ctx, table, obj)), table, obj.pk)
+        written: services.WrittenDetails = {}
+        obj = services.record_update(ctx, table, record, request.data, if_match=_if_match(request), written=written)
+        return _with_etag(Response(selectors.render_written(ctx, table, obj, written)), table, obj.pk)
 
     @extend_schema(
         operation_id="records_record_destroy",
@@ -242,12 +263,18 @@ class RecordView(APIView):
 class RecordColumnView(APIView):
     @extend_schema(
         operation_id="records_column_retrieve",
-        parameters=[TABLE, RECORD, COLUMN],
+        parameters=[TABLE, RECORD, COLUMN, ETAG_HEADER],
         responses={200: OpenApiTypes.OBJECT},
-        summary="One column of a record",
+        summary="One column of a record; the ETag header is the record's version",
     )
     def get(self, request, table: str, record: str, column: str):
-        return Response(selectors.record_column(get_context(request), table, record, column))
+        ctx = get_context(request)
+        body = selectors.record_column(ctx, table, record, column)
+        etag = selectors.record_etag(ctx, table, record)
+        response = Response(body)
+        if etag is not None:
+            response["ETag"] = etag
+        return response
 
 
 class FormsView(APIView):
@@ -393,7 +420,12 @@ class BatchView(APIView):
         except ValueError:
             payload = None
         code = response.status_code
-        return {"status": HTTPStatus(code).phrase, "statusCode": code, "body": payload}
+        result = {"status": HTTPStatus(code).phrase, "statusCode": code, "body": payload}
+        # A step that read or wrote one record reports its version, as the call's ETag header
+        # would: a later step (or call) sends it back as If-Match.
+        if response.has_header("ETag"):
+            result["headers"] = {"ETag": response["ETag"]}
+        return result
 
     @staticmethod
     def _step_headers(index: int, step: dict[str, Any]) -> dict[str, str]:
@@ -476,7 +508,8 @@ class BatchView(APIView):
                     f"Step {failed.index} ({_shown(step.get('method', 'GET'))} {_shown(step.get('path', ''))}) failed: {detail}; "
                     "nothing was saved.",
                     failedStep=failed.index,
-                    results=results,
+                    # Rolled back: the versions the steps reported never were.
+                    results=[{k: v for k, v in r.items() if k != "headers"} for r in results],
                 ),
                 status=code,
                 content_type="application/problem+json",

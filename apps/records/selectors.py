@@ -654,6 +654,26 @@ def render_record(ctx, table_name: str, obj: Any) -> dict[str, Any]:
     return render_many(ctx, [obj], Plan(meta=table_meta(table_name)))[0]
 
 
+def render_written(ctx, table_name: str, obj: Any, written: dict[str, list[Any]]) -> dict[str, Any]:
+    """The answer to a POST or PUT: the record, then the detail rows the body's arrays added or
+    changed (``apps.records.services.WrittenDetails``), each as stored now, under its table's name
+    (as iDempiere answers them: a client learns the new rows' ids from it)."""
+    body = render_record(ctx, table_name, obj)
+    _add_written(ctx, body, written)
+    return body
+
+
+def _add_written(ctx, body: dict[str, Any], written: dict[str, list[Any]]) -> None:
+    for child_table, rows in written.items():
+        meta = table_meta(child_table)
+        stored = meta.model._base_manager.in_bulk([row.obj.pk for row in rows])
+        kept = [(row, stored[row.obj.pk]) for row in rows if row.obj.pk in stored]
+        items = render_many(ctx, [fresh for _, fresh in kept], Plan(meta=meta))
+        for (row, _), item in zip(kept, items, strict=True):
+            _add_written(ctx, item, row.details)
+        body[meta.table_name] = items
+
+
 def models_list(ctx, filter_text: str | None) -> list[dict[str, Any]]:
     """Exposed tables (AD_Table rows) the role may read, filtered by ``filter_text``."""
     from apps.records.models import Table

@@ -115,7 +115,19 @@ BatchStepSerializer._declared_fields["@odata.etag"] = serializers.CharField(
 )
 
 
+class BatchResultHeadersSerializer(serializers.Serializer):
+    ETag = serializers.CharField(
+        help_text="The record's version after this step, e.g. `\"3.1767225600000000\"`: the If-Match "
+        "of a later step or call."
+    )
+
+
 class BatchResultSerializer(serializers.Serializer):
     status = serializers.CharField()
     statusCode = serializers.IntegerField()
     body = serializers.JSONField()
+    headers = BatchResultHeadersSerializer(
+        required=False,
+        help_text="Only in the result of a step that read or wrote one record (GET, POST or PUT "
+        "of models/{table}[/{id}[/{column}]]): that record's ETag.",
+    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -236,6 +236,25 @@ class ParentRef:
     pk: Any
 
 
+@dataclass
+class WrittenDetail:
+    """A detail row a POST or PUT added or changed, with the detail rows written under it."""
+
+    table_name: str
+    obj: Any
+    details: WrittenDetails = field(default_factory=dict)
+
+
+# Detail rows a write added or changed, by detail table name, in the order of the body's arrays
+# (deleted rows are not in it). The API answers them under the same keys, as iDempiere does.
+WrittenDetails = dict[str, list[WrittenDetail]]
+
+
+def _note(written: WrittenDetails | None, table_name: str, obj: Any, details: WrittenDetails) -> None:
+    if written is not None:
+        written.setdefault(table_name, []).append(WrittenDetail(table_name, obj, details))
+
+
 @contextmanager
 def _detail_errors(table_name: str, index: int):
     """A refused detail row fails the whole write, its answer naming the row: ``C_OrderLine[1]: ...``."""
@@ -259,7 +278,9 @@ def _check_detail_item(child_table: str, item: dict[str, Any]) -> tuple[bool, An
     return deleting, ident
 
 
-def _detail_edits(ctx, meta: TableMeta, parent: Any, children: dict[str, list[dict[str, Any]]]) -> None:
+def _detail_edits(
+    ctx, meta: TableMeta, parent: Any, children: dict[str, list[dict[str, Any]]], written: WrittenDetails | None
+) -> None:
     """Child arrays of a PUT: rows without id are added, rows with id changed, rows with
     ``"(delete)": true`` deleted; each only among the parent's own detail rows."""
     if children and getattr(parent, "processed", False):
@@ -273,15 +294,29 @@ def _detail_edits(ctx, meta: TableMeta, parent: Any, children: dict[str, list[di
                 if_match = item.get(ETAG_KEY)
                 if deleting:
                     record_delete(ctx, child.table_name, ident, if_match=if_match, _parent=ref)
-                elif ident is not None:
-                    record_update(ctx, child.table_name, ident, item, if_match=if_match, _parent=ref)
+                    continue
+                nested: WrittenDetails = {}
+                if ident is not None:
+                    row = record_update(
+                        ctx, child.table_name, ident, item, if_match=if_match, written=nested, _parent=ref
+                    )
                 else:
-                    record_create(ctx, child.table_name, item, _parent=ref)
+                    row = record_create(ctx, child.table_name, item, written=nested, _parent=ref)
+                _note(written, child.table_name, row, nested)
 
 
 @transaction.atomic
-def record_create(ctx, table_name: str, values: dict[str, Any], *, _parent: ParentRef | None = None):
-    """Insert a row of ``table_name`` (with any detail arrays) for the caller's client; returns it."""
+def record_create(
+    ctx,
+    table_name: str,
+    values: dict[str, Any],
+    *,
+    written: WrittenDetails | None = None,
+    _parent: ParentRef | None = None,
+):
+    """Insert a row of ``table_name`` (with any detail arrays) for the caller's client; returns it.
+
+    ``written``, when given, is filled with the detail rows the body's arrays created."""
     spec = table_spec(table_name)
     meta = table_meta(spec.table_name)
     _writable_table(ctx, meta)
@@ -307,7 +342,9 @@ def record_create(ctx, table_name: str, values: dict[str, Any], *, _parent: Pare
         ref = ParentRef(fk_attname=child.fk_attname, fk_column=child.fk_column, pk=obj.pk)
         for index, item in enumerate(items):
             with _detail_errors(child.table_name, index):
-                record_create(ctx, child.table_name, item, _parent=ref)
+                nested: WrittenDetails = {}
+                row = record_create(ctx, child.table_name, item, written=nested, _parent=ref)
+                _note(written, child.table_name, row, nested)
     if children:
         obj.refresh_from_db()
     return obj
@@ -321,13 +358,15 @@ def record_update(
     values: dict[str, Any],
     *,
     if_match: str | None = None,
+    written: WrittenDetails | None = None,
     _parent: ParentRef | None = None,
 ):
     """Change the given columns, then the detail arrays (add / change / ``"(delete)": true``);
     a ``doc-action`` key then runs that document action. All or nothing.
 
     ``if_match`` (the ``If-Match`` header, or the body's ``@odata.etag``): the row's ETag as the
-    caller read it; checked under the row lock, 412 when the row changed since."""
+    caller read it; checked under the row lock, 412 when the row changed since. ``written``, when
+    given, is filled with the detail rows the body's arrays added or changed."""
     spec = table_spec(table_name)
     meta = table_meta(spec.table_name)
     _writable_table(ctx, meta)
@@ -356,7 +395,7 @@ def record_update(
     _save(obj)
     spec.hooks.after_save(ctx, obj, created=False)
     if children:
-        _detail_edits(ctx, meta, obj, children)
+        _detail_edits(ctx, meta, obj, children, written)
         obj.refresh_from_db()
     if handler is not None:
         obj = handler(ctx, obj) or obj

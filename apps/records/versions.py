@@ -50,12 +50,12 @@ def next_version(obj: Any) -> None:
         setattr(obj, ROW_VERSION, (getattr(obj, ROW_VERSION) or 0) + 1)
 
 
-def parse_if_match(value: Any) -> list[str] | None:
-    """``If-Match`` (or a body's ``@odata.etag``) → the tags it lists; None when absent."""
+def _entity_tags(value: Any, header: str) -> list[str] | None:
+    """The opaque tags a conditional header lists (``W/`` and quotes dropped); None when absent."""
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_IF_MATCH:
-        raise BadRequest("If-Match: expected one or more entity tags, e.g. \"3.1767225600000000\".")
+        raise BadRequest(f'{header}: expected one or more entity tags, e.g. "3.1767225600000000".')
     tags = []
     for part in value.split(","):
         tag = part.strip()
@@ -63,9 +63,24 @@ def parse_if_match(value: Any) -> list[str] | None:
             tag = tag[2:]
         tag = tag.strip('"')
         if not tag:
-            raise BadRequest("If-Match: an empty entity tag.")
+            raise BadRequest(f"{header}: an empty entity tag.")
         tags.append(tag)
     return tags
+
+
+def parse_if_match(value: Any) -> list[str] | None:
+    """``If-Match`` (or a body's ``@odata.etag``) → the tags it lists; None when absent."""
+    return _entity_tags(value, "If-Match")
+
+
+def none_match(if_none_match: Any, etag: str) -> bool:
+    """True when ``If-None-Match`` names ``etag`` or is ``*``: a GET then answers 304.
+
+    Weak comparison (RFC 9110 §13.1.2): ``W/"3.17..."`` matches ``"3.17..."``. Absent: False."""
+    tags = _entity_tags(if_none_match, "If-None-Match")
+    if tags is None:
+        return False
+    return "*" in tags or etag.removeprefix("W/").strip('"') in tags
 
 
 def check_if_match(if_match: Any, obj: Any, table_name: str) -> None:

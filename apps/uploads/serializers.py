@@ -103,6 +103,10 @@ class UploadStatusOut(serializers.Serializer):
     presignedURL = serializers.URLField(required=False)
 
 
+class PendingUploadsOut(serializers.Serializer):
+    uploads = UploadStatusOut(many=True, help_text="Unfinished, unexpired sessions, oldest first")
+
+
 class MessageOut(serializers.Serializer):
     message = serializers.CharField()
 

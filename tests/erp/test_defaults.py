@@ -16,7 +16,7 @@ from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from apps.accounts.models import User, Warehouse
-from apps.erp.models import BPartner, BPGroup, DocSequence, DocType, Order, OrderLine
+from apps.erp.models import BPartner, BPGroup, DocSequence, DocType, Order, OrderLine, Product
 from tests.accounts.helpers import bearer_client
 
 BP_URL = "/api/v1/models/C_BPartner"
@@ -70,6 +70,22 @@ def test_refused_create_gives_its_number_back(garden_user, garden):
     again = garden_user.post(BP_URL, {"Name": "After refusal 2"}, format="json")
     assert int(again.json()["Value"]) == int(ok.json()["Value"]) + 1
     assert ok.json()["Value"] == "1000"  # the refused create's number came back
+
+
+def test_product_value_from_its_sequence(garden_user, garden):
+    """iDempiere fills an empty Value from DocumentNo_<table>: a product needs a name and a category."""
+    trees = {"identifier": "Trees", "tableName": "M_Product_Category"}
+    first = garden_user.post("/api/v1/models/m_product", {"Name": "Maple", "M_Product_Category_ID": trees}, format="json")
+    second = garden_user.post("/api/v1/models/m_product", {"name": "Birch", "M_Product_Category_ID": trees}, format="json")
+    assert first.status_code == 201, first.content
+    assert second.status_code == 201, second.content
+    assert (first.json()["Value"], second.json()["Value"]) == ("1000", "1001")
+    assert Product.objects.get(pk=second.json()["id"]).value == "1001"
+    assert DocSequence.objects.filter(client=garden, name="DocumentNo_M_Product").exists()
+    kept = garden_user.post(
+        "/api/v1/models/m_product", {"Name": "Yew", "Value": "Yew", "M_Product_Category_ID": trees}, format="json"
+    )
+    assert kept.json()["Value"] == "Yew"
 
 
 def test_no_default_group_is_a_400_not_a_500(garden_user, garden):
@@ -168,6 +184,7 @@ def test_dictionary_shows_defaults_read_only(garden_admin):
     assert response.status_code == 200, response.content
     shown = {(r["ColumnName"], r["DefaultValue"], _id(r["DefaultKind"])) for r in response.json()["records"]}
     assert ("Value", "@Sequence=DocumentNo_C_BPartner@", "Sequence") in shown
+    assert ("Value", "@Sequence=DocumentNo_M_Product@", "Sequence") in shown
     assert ("C_BP_Group_ID", "@IsDefault@", "IsDefault") in shown
     assert ("PriorityRule", "5", "Constant") in shown
     assert ("M_Warehouse_ID", "@#M_Warehouse_ID@", "Context") in shown

@@ -188,3 +188,41 @@ def test_nested_refusal_deep_down_rolls_back_every_level(garden_user, joe, new_o
     new_order.refresh_from_db()
     assert joe.description != "never" and new_order.description != "never"
     assert OrderLine.objects.filter(pk=oak.pk).exists()
+
+
+def test_answer_carries_the_rows_added_and_changed(garden_user, new_order, products):
+    """As iDempiere: a client learns an added line's id from the PUT's answer (deleted rows: not there)."""
+    oak, rose = new_order.lines.order_by("line")
+    response = garden_user.put(_url(new_order), {
+        "c_orderline": [
+            {"id": oak.pk, "(delete)": True},
+            {"M_Product_ID": products["Holly Bush"].pk, "QtyEntered": 1},
+            {"id": rose.pk, "QtyEntered": 4},
+        ],
+    }, format="json")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    added = OrderLine.objects.get(order=new_order, product=products["Holly Bush"])
+    assert [(line["id"], line["model-name"]) for line in body["C_OrderLine"]] == [
+        (added.pk, "c_orderline"), (rose.pk, "c_orderline"),
+    ]
+    assert [line["LineNetAmt"] for line in body["C_OrderLine"]] == [30, 80]
+    plain = garden_user.put(_url(new_order), {"Description": "no arrays"}, format="json").json()
+    assert "C_OrderLine" not in plain
+
+
+def test_created_record_answers_its_detail_rows_nested(garden_user, joe, products):
+    response = garden_user.post("/api/v1/models/c_bpartner", {
+        "Name": "Partner with an order",
+        "C_Order": [{"Description": "first", "C_OrderLine": [
+            {"M_Product_ID": products["Elm Tree"].pk}, {"M_Product_ID": products["Oak Tree"].pk},
+        ]}],
+    }, format="json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    order = Order.objects.get(bpartner_id=body["id"])
+    (answered,) = body["C_Order"]
+    assert answered["id"] == order.pk and answered["GrandTotal"] == 116.75
+    assert [line["id"] for line in answered["C_OrderLine"]] == list(
+        order.lines.order_by("line").values_list("pk", flat=True)
+    )

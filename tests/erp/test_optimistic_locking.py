@@ -118,6 +118,8 @@ def test_batch_step_if_match(garden_user, joe):
     ]
     body = _problem(garden_user.post("/api/v1/batch", steps, format="json"), 412)
     assert body["failedStep"] == 1
+    # The first step's version was rolled back with it: not reported.
+    assert [set(r) for r in body["results"]] == [{"status", "statusCode", "body"}] * 2
     joe.refresh_from_db()
     assert joe.name2 == ""  # all or nothing: the first step was rolled back too
     results = garden_user.post("/api/v1/batch?transaction=false", steps, format="json").json()
@@ -143,6 +145,34 @@ def test_batch_step_other_headers_change_nothing(garden_user, joe):
     assert response.status_code == 200, response.content
     joe.refresh_from_db()
     assert joe.name2 == "ok"
+
+
+def test_batch_step_results_carry_the_records_etag(garden_user, joe, garden):
+    """A step that reads or writes one record reports its ETag (``headers.ETag``): the version
+    after that step, good as the If-Match of a later call; lists and deletes report none."""
+    url = f"{BP_URL}/{joe.pk}"
+    before = _etag(garden_user, url)
+    spare = BPartner.objects.create(client=garden, value="Spare", name="Spare", bp_group=joe.bp_group)
+    steps = [
+        {"method": "GET", "path": f"models/c_bpartner/{joe.pk}"},
+        {"method": "PUT", "path": f"models/c_bpartner/{joe.pk}", "body": {"Name2": "batched"}},
+        {"method": "POST", "path": "models/c_bpartner", "body": {"Name": "From a batch"}},
+        {"method": "GET", "path": f"models/c_bpartner/{joe.pk}/Name2"},
+        {"method": "GET", "path": "models/c_bpartner?$top=2"},
+        {"method": "DELETE", "path": f"models/c_bpartner/{spare.pk}"},
+    ]
+    response = garden_user.post("/api/v1/batch", steps, format="json")
+    assert response.status_code == 200, response.content
+    read, written, created, column, listed, deleted = response.json()
+    after = _etag(garden_user, url)
+    assert before != after
+    assert read["headers"] == {"ETag": before}
+    assert written["headers"] == column["headers"] == {"ETag": after}
+    assert created["headers"] == {"ETag": _etag(garden_user, f"{BP_URL}/{created['body']['id']}")}
+    assert "headers" not in listed and "headers" not in deleted
+    _problem(garden_user.put(url, {"Name2": "stale"}, format="json", HTTP_IF_MATCH=read["headers"]["ETag"]), 412)
+    fresh = garden_user.put(url, {"Name2": "chained"}, format="json", HTTP_IF_MATCH=written["headers"]["ETag"])
+    assert fresh.status_code == 200, fresh.content
 
 
 def _concurrent_puts(clients, url: str, etag: str, texts: list[str]) -> list[int]:

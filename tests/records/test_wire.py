@@ -56,10 +56,22 @@ def test_single_column_reference_delete_shapes(garden_admin):
 
 
 def test_batch_answers_status_statuscode_body(garden_admin):
-    steps = [{"method": "GET", "path": "models/c_bpartner?$top=1"}]
+    joe = BPartner.objects.get(client__name="GardenWorld", name="Joe Block")
+    steps = [
+        {"method": "GET", "path": "models/c_bpartner?$top=1"},
+        {"method": "GET", "path": f"models/c_bpartner/{joe.pk}"},
+        {"method": "GET", "path": f"models/c_bpartner/{joe.pk}/Name"},
+    ]
     results = garden_admin.post("/api/v1/batch", steps, format="json").json()
-    assert [set(r) for r in results] == [{"status", "statusCode", "body"}]
-    assert results[0]["statusCode"] == 200
+    # A step that read or wrote one record adds the record's ETag, as the call's header.
+    assert [set(r) for r in results] == [
+        {"status", "statusCode", "body"},
+        {"status", "statusCode", "body", "headers"},
+        {"status", "statusCode", "body", "headers"},
+    ]
+    assert [r["statusCode"] for r in results] == [200, 200, 200]
+    etag = garden_admin.get(f"{BP_URL}/{joe.pk}")["ETag"]
+    assert results[1]["headers"] == results[2]["headers"] == {"ETag": etag}
 
 
 BAD_INPUT = [
@@ -162,5 +174,7 @@ def test_batch_without_transaction_reports_each_step(garden_admin):
     assert response.status_code == 200, response.content
     results = response.json()
     assert [r["statusCode"] for r in results] == [201, 400, 400, 404, 201]
-    assert all(set(r) == {"status", "statusCode", "body"} for r in results)
+    assert [set(r) - {"status", "statusCode", "body"} for r in results] == [{"headers"}, set(), set(), set(), {"headers"}]
+    for result in (results[0], results[4]):
+        assert result["headers"] == {"ETag": garden_admin.get(f"{BP_URL}/{result['body']['id']}")["ETag"]}
     assert set(BPartner.objects.filter(value__startswith="NT").values_list("value", flat=True)) == {"NT1", "NT3"}

@@ -63,7 +63,7 @@ def test_create_answers_presigned_url_with_placeholder(garden_user, storage):
     assert body["chunkSize"] == 50
     assert body["presignedURL"].startswith("http://testserver/api/v1/uploads/")
     assert "/chunks/{chunkOrder}?" in body["presignedURL"]
-    listed = garden_user.get("/api/v1/uploads").json()
+    listed = garden_user.get("/api/v1/uploads").json()["uploads"]
     assert [u["uploadId"] for u in listed] == [body["uploadId"]]
     assert listed[0]["status"] == "INITIATED"
 
@@ -172,7 +172,7 @@ def test_expired_session_gone_and_purged(garden_user, storage):
     )
     assert garden_user.get(f"/api/v1/uploads/{upload_id}").status_code == 410
     assert put_chunk(garden_user, upload_id, 2, data[1024:2048]).status_code == 410
-    assert garden_user.get("/api/v1/uploads").json() == []
+    assert garden_user.get("/api/v1/uploads").json() == {"uploads": []}
     session = UploadSession.objects.get(uid=upload_id)
     from apps.uploads import storage as st
     from apps.uploads.services import _session_storage
@@ -227,7 +227,7 @@ def test_other_user_and_other_tenant_get_404(garden_user, garden_admin, acme_adm
         assert client.get(f"/api/v1/uploads/{upload_id}/file").status_code == 404
         assert client.delete(f"/api/v1/uploads/{upload_id}").status_code == 404
         assert put_chunk(client, upload_id, 1, data[:1024]).status_code == 404
-        assert client.get("/api/v1/uploads").json() == []
+        assert client.get("/api/v1/uploads").json() == {"uploads": []}
     assert garden_user.get("/api/v1/uploads/not-a-uuid").status_code == 404
     assert APIClient().get(f"/api/v1/uploads/{upload_id}").status_code == 401
     assert put_chunk(APIClient(), upload_id, 1, data[:1024]).status_code == 401

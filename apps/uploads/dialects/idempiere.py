@@ -32,6 +32,7 @@ from apps.uploads.serializers import (
     ChunkOut,
     FileJsonOut,
     MessageOut,
+    PendingUploadsOut,
     RawBodyParser,
     UploadCreatedOut,
     UploadCreateIn,
@@ -142,13 +143,13 @@ def _status_body(session: UploadSession) -> dict[str, Any]:
 
 class UploadsView(APIView):
     @extend_schema(
-        tags=TAGS, operation_id="uploads_list", responses={200: UploadStatusOut(many=True)},
-        summary="The caller's pending upload sessions",
+        tags=TAGS, operation_id="uploads_list", responses={200: PendingUploadsOut},
+        summary="The caller's pending upload sessions: {uploads: [...]}, as iDempiere answers",
     )
     def get(self, request):
         ctx = get_context(request)
         sessions = selectors.sessions_pending_for_owner(ctx).select_related("stored_file")
-        return Response([_status_body(s) for s in sessions])
+        return Response({"uploads": [_status_body(s) for s in sessions]})
 
     @extend_schema(
         tags=TAGS, operation_id="uploads_create", request=UploadCreateIn,
