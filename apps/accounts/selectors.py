@@ -19,6 +19,7 @@ from apps.accounts.models import (
     UserRole,
     Warehouse,
 )
+from apps.core import prepared
 from apps.core.errors import BadRequest, Forbidden
 from apps.core.wire import parse_id_or_key
 
@@ -37,7 +38,8 @@ def session_for_token(session_id) -> AuthSession | None:
     of that role is still active) and the role's org access (``role_org_access`` answers from it).
 
     Every authenticated request makes this read, so it is one statement built once per process
-    (``_SessionRead``): no query is compiled per request, and the rows are always read fresh."""
+    (``_SessionRead``) and planned once per connection (``apps.core.prepared``): no query is
+    compiled or planned per request, and the rows are always read fresh."""
     return _session_read.load(session_id)
 
 
@@ -104,7 +106,7 @@ class _SessionRead:
             built = self._built[connection.vendor] = self._build(connection)
         sql, plan = built
         with connection.cursor() as cursor:
-            cursor.execute(sql, [value])
+            prepared.execute(connection, cursor, sql, [value])
             rows = cursor.fetchall()
         if not rows:
             return None

@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.core import prepared
 from apps.core.errors import (
     ApplicationError,
     BadRequest,
@@ -481,7 +482,7 @@ def _record(session: UploadSession, claim: UploadChunk, fields: dict[str, Any]) 
     try:
         with transaction.atomic():
             with connection.cursor() as cursor:
-                cursor.execute(_record_sql(connection), [
+                prepared.execute(connection, cursor, _record_sql(connection), [
                     size, State.INITIATED, State.UPLOADING, stamp, session.pk, State.INITIATED,
                     State.UPLOADING, size, int(settings.UPLOAD_MAX_FILE_SIZE),
                 ])
