@@ -39,15 +39,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def dockerfile_env() -> dict[str, str]:
+    """The ENV defaults of the Dockerfile's final stage (the last FROM)."""
+    text = (ROOT / "Dockerfile").read_text()
+    final = text[text.rindex("\nFROM "):]
+    return dict(re.findall(r"^\s*(?:ENV\s+)?([A-Z_]+)=(\S+)", final.split("WORKDIR", 1)[0], re.M))
+
+
 def dockerfile_gunicorn(app: str, port: int) -> list[str]:
     """The Dockerfile's gunicorn command for ``app`` on 127.0.0.1:``port``."""
     text = (ROOT / "Dockerfile").read_text()
     command = re.search(r'exec (gunicorn [^"]+)"', text)
     if command is None:
         raise RuntimeError("no `exec gunicorn ...` CMD in the Dockerfile")
-    # The ENV defaults of the final stage (the last FROM).
-    final = text[text.rindex("\nFROM "):]
-    defaults = dict(re.findall(r"\b([A-Z_]+)=(\S+)", final.split("WORKDIR", 1)[0]))
+    defaults = dockerfile_env()
     words = []
     for word in shlex.split(command.group(1)):
         word = word.replace("0.0.0.0:${PORT}", f"127.0.0.1:{port}")
@@ -110,6 +115,11 @@ class Stack:
                 CELERY_BROKER_URL=f"{REDIS_URL}/13", CACHE_URL=f"{REDIS_URL}/12",
                 CELERY_TASK_ALWAYS_EAGER="false", CELERY_TASK_DEFAULT_QUEUE=f"ledgerdoc-bench-{run}",
             )
+        # What the image sets for its processes (the allocator's arenas, Python's flags); paths
+        # and ports stay this run's own.
+        for key, value in dockerfile_env().items():
+            if key.startswith(("MALLOC_", "PYTHON")):
+                env.setdefault(key, value)
         env.update(self.extra_env)
         self.env = env
         self.manage("migrate", "--noinput", "-v0")
