@@ -9,6 +9,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from apps.core import prepared
 from apps.core.errors import Conflict, Gone, NotFound, NotReady
 from apps.uploads.models import Batch, StoredFile, UploadChunk, UploadSession
 
@@ -24,11 +25,15 @@ def sessions_of_owner(ctx: Any) -> QuerySet[UploadSession]:
     return UploadSession.objects.filter(client_id=ctx.client_id, owner_id=ctx.user_id)
 
 
+# Every chunk of every dialect looks its session up: one statement planned once per connection.
+_owner_session = prepared.ModelRead(UploadSession, "client", "owner", "uid")
+
+
 def session_for_owner(ctx: Any, upload_id: Any) -> UploadSession:
     """The caller's upload session: 404 for other users and tenants and once cancelled (tus
     termination, iDempiere DELETE: the upload no longer exists), 410 once expired."""
     uid = _uuid(upload_id)
-    session = sessions_of_owner(ctx).filter(uid=uid).first() if uid else None
+    session = _owner_session.first(ctx.client_id, ctx.user_id, uid) if uid else None
     if session is None or session.state == UploadSession.State.CANCELLED:
         raise NotFound("No such upload.")
     if session.is_expired:

@@ -468,13 +468,39 @@ def _record_sql(connection: Any) -> str:
     return sql
 
 
+_RECEIVED_SQL: dict[tuple[str, tuple[str, ...]], str] = {}
+
+
+def _mark_received(connection: Any, claim: UploadChunk, fields: dict[str, Any]) -> bool:
+    """Set ``fields`` on the claim's row while it is still ours: unreceived, and ``created`` as we
+    made it (a newer request that took the claim over gave it a new one)."""
+    meta, qn = UploadChunk._meta, connection.ops.quote_name
+    names = tuple(fields)
+    sql = _RECEIVED_SQL.get((connection.vendor, names))
+    if sql is None:
+        sets = ", ".join(f"{qn(meta.get_field(name).column)} = %s" for name in names)
+        sql = _RECEIVED_SQL[(connection.vendor, names)] = (
+            f"UPDATE {qn(meta.db_table)} SET {sets} WHERE {qn(meta.pk.column)} = %s"
+            f" AND {qn(meta.get_field('created').column)} = %s"
+            f" AND {qn(meta.get_field('received').column)} = %s"
+        )
+    params = [meta.get_field(name).get_db_prep_save(value, connection)
+              for name, value in fields.items()]
+    params += [claim.pk, meta.get_field("created").get_db_prep_value(claim.created, connection),
+               False]
+    with connection.cursor() as cursor:
+        prepared.execute(connection, cursor, sql, params)
+        return cursor.rowcount == 1
+
+
 def _record(session: UploadSession, claim: UploadChunk, fields: dict[str, Any]) -> bool | None:
     """Record a received chunk: True/False (the upload is complete or not), or None when it may not
     count (the session is closed or full; the claim was taken over), nothing changed.
 
     One UPDATE of the session row (its lock is held to the commit: concurrent chunks add up one
     after the other, as under SELECT ... FOR UPDATE), the claim's conditional UPDATE, a durable
-    commit; finalize is enqueued by the chunk that completes the upload."""
+    commit; finalize is enqueued by the chunk that completes the upload. Both statements are
+    planned once per connection (``apps.core.prepared``): every chunk runs them."""
     connection = transaction.get_connection()
     now = timezone.now()
     stamp = connection.ops.adapt_datetimefield_value(now)
@@ -489,10 +515,7 @@ def _record(session: UploadSession, claim: UploadChunk, fields: dict[str, Any]) 
                 row = cursor.fetchone()
             if row is None:
                 raise _NotRecorded
-            recorded = UploadChunk.objects.filter(
-                pk=claim.pk, created=claim.created, received=False
-            ).update(**fields)
-            if not recorded:
+            if not _mark_received(connection, claim, fields):
                 raise _NotRecorded
             (session.received_bytes, session.state, session.size, session.chunk_size,
              session.chunk_count) = row

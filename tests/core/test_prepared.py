@@ -37,3 +37,20 @@ def test_postgresql_plans_once_per_connection():
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE name = %s", [name])
         assert cursor.fetchone()[0] == 1
+
+
+def test_model_read_builds_the_instance_a_queryset_builds():
+    import uuid
+
+    from apps.accounts.models import Client, User
+
+    client = Client.objects.create(value="prep", name="Prepared")
+    user = User.objects.create_user(username="prep-user", password="x", client=client)
+    read = prepared.ModelRead(User, "client", "uid")
+    found = read.first(client.pk, user.uid)
+    expected = User.objects.get(pk=user.pk)
+    assert isinstance(found, User) and not found._state.adding
+    for field in User._meta.concrete_fields:  # dates, UUIDs, booleans: converted as the ORM does
+        assert getattr(found, field.attname) == getattr(expected, field.attname), field.name
+    assert read.first(client.pk, uuid.uuid4()) is None
+    assert read.first(client.pk + 1000, user.uid) is None
