@@ -46,47 +46,37 @@ def session_for_token(session_id) -> AuthSession | None:
 class _SessionRead:
     """``AD_Session`` joined to its user, client and role, the grant as an EXISTS, and the role's
     ``AD_Role_OrgAccess`` rows left-joined (one row per org access; one row for an all-orgs role).
-    Instances are built with ``Model.from_db`` after the backend's own converters, as a queryset
-    would build them."""
+    Instances are made as a queryset makes them (``apps.core.prepared.Columns``)."""
 
     MODELS = (("s", AuthSession), ("u", User), ("c", Client), ("r", Role))
 
     def __init__(self) -> None:
-        self._built: dict[str, tuple] = {}
+        self._built: dict[str, tuple[str, list[prepared.Columns]]] = {}
 
-    def _build(self, connection) -> tuple:
-        from django.db.models.fields.related import ForeignKey
-
+    def _build(self, connection) -> tuple[str, list[prepared.Columns]]:
         qn = connection.ops.quote_name
-        fk_column = {f.name: f.column for f in AuthSession._meta.concrete_fields
-                     if isinstance(f, ForeignKey)}
-        columns, plan = [], []
-        for alias, model in self.MODELS:
-            fields = model._meta.concrete_fields
-            for field in fields:
-                col = field.get_col(alias)
-                converters = [*connection.ops.get_db_converters(col),
-                              *field.get_db_converters(connection)]
-                columns.append(f"{alias}.{qn(field.column)}")
-                plan.append((col, converters))
-        grant, access = UserRole._meta, RoleOrgAccess._meta
+        parts = [prepared.Columns(model, alias, connection) for alias, model in self.MODELS]
+        session, grant, access = AuthSession._meta, UserRole._meta, RoleOrgAccess._meta
+
+        def col(meta, name: str) -> str:
+            return qn(meta.get_field(name).column)
+
         r_pk = qn(Role._meta.pk.column)
         sql = (
-            f"SELECT {', '.join(columns)}, "
+            f"SELECT {', '.join(part.sql for part in parts)}, "
             f"EXISTS(SELECT 1 FROM {qn(grant.db_table)} g WHERE "
-            f"g.{qn(grant.get_field('user').column)} = s.{qn(fk_column['user'])} AND "
-            f"g.{qn(grant.get_field('role').column)} = s.{qn(fk_column['role'])} AND "
-            f"g.{qn(grant.get_field('is_active').column)}), "
-            f"a.{qn(access.get_field('org').column)}, a.{qn(access.get_field('is_read_only').column)} "
-            f"FROM {qn(AuthSession._meta.db_table)} s "
-            f"JOIN {qn(User._meta.db_table)} u ON u.{qn(User._meta.pk.column)} = s.{qn(fk_column['user'])} "
-            f"JOIN {qn(Client._meta.db_table)} c ON c.{qn(Client._meta.pk.column)} = s.{qn(fk_column['client'])} "
-            f"JOIN {qn(Role._meta.db_table)} r ON r.{r_pk} = s.{qn(fk_column['role'])} "
-            f"LEFT JOIN {qn(access.db_table)} a ON a.{qn(access.get_field('role').column)} = r.{r_pk} "
-            f"AND NOT r.{qn(Role._meta.get_field('is_all_orgs').column)} "
-            f"WHERE s.{qn(AuthSession._meta.pk.column)} = %s"
+            f"g.{col(grant, 'user')} = s.{col(session, 'user')} AND "
+            f"g.{col(grant, 'role')} = s.{col(session, 'role')} AND g.{col(grant, 'is_active')}), "
+            f"a.{col(access, 'org')}, a.{col(access, 'is_read_only')} "
+            f"FROM {qn(session.db_table)} s "
+            f"JOIN {qn(User._meta.db_table)} u ON u.{qn(User._meta.pk.column)} = s.{col(session, 'user')} "
+            f"JOIN {qn(Client._meta.db_table)} c ON c.{qn(Client._meta.pk.column)} = s.{col(session, 'client')} "
+            f"JOIN {qn(Role._meta.db_table)} r ON r.{r_pk} = s.{col(session, 'role')} "
+            f"LEFT JOIN {qn(access.db_table)} a ON a.{col(access, 'role')} = r.{r_pk} "
+            f"AND NOT r.{col(Role._meta, 'is_all_orgs')} "
+            f"WHERE s.{qn(session.pk.column)} = %s"
         )
-        return sql, plan
+        return sql, parts
 
     def load(self, session_id) -> AuthSession | None:
         from django.core.exceptions import ValidationError
@@ -104,28 +94,20 @@ class _SessionRead:
         built = self._built.get(connection.vendor)
         if built is None:
             built = self._built[connection.vendor] = self._build(connection)
-        sql, plan = built
+        sql, parts = built
         with connection.cursor() as cursor:
             prepared.execute(connection, cursor, sql, [value])
             rows = cursor.fetchall()
         if not rows:
             return None
-        values = []
-        for raw, (col, converters) in zip(rows[0], plan, strict=False):
-            for converter in converters:
-                raw = converter(raw, col, connection)
-            values.append(raw)
         instances, start = [], 0
-        for _, model in self.MODELS:
-            fields = model._meta.concrete_fields
-            instances.append(model.from_db(
-                alias, [f.attname for f in fields], values[start:start + len(fields)]
-            ))
-            start += len(fields)
+        for part in parts:
+            instances.append(part.instance(alias, connection, rows[0][start:start + len(part)]))
+            start += len(part)
         session, user, client, role = instances
         for name, related in (("user", user), ("client", client), ("role", role)):
             AuthSession._meta.get_field(name).set_cached_value(session, related)
-        session.grant_active = bool(rows[0][len(plan)])
+        session.grant_active = bool(rows[0][start])
         if not role.is_all_orgs:
             access = [(org_id, bool(read_only)) for *_, org_id, read_only in rows
                       if org_id is not None]

@@ -58,10 +58,37 @@ def execute(connection: Any, cursor: Any, sql: str, params: list[Any]) -> None:
     cursor.execute(f"{run} /* {note} */", params)
 
 
+class Columns:
+    """Every concrete column of ``model`` under a table alias in a hand-built SELECT, and how to
+    make an instance of the values read back: the backend's converters, then ``Model.from_db``,
+    as a queryset makes it."""
+
+    def __init__(self, model: Any, alias: str, connection: Any) -> None:
+        self.model = model
+        self.fields = model._meta.concrete_fields
+        qn = connection.ops.quote_name
+        self.sql = ", ".join(f"{alias}.{qn(field.column)}" for field in self.fields)
+        self._plan = []
+        for field in self.fields:
+            col = field.get_col(alias)
+            self._plan.append((col, [*connection.ops.get_db_converters(col),
+                                     *field.get_db_converters(connection)]))
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    def instance(self, db_alias: str, connection: Any, values: Any) -> Any:
+        converted = []
+        for raw, (col, converters) in zip(values, self._plan, strict=True):
+            for converter in converters:
+                raw = converter(raw, col, connection)
+            converted.append(raw)
+        return self.model.from_db(db_alias, [field.attname for field in self.fields], converted)
+
+
 class ModelRead:
     """``SELECT`` every concrete column of ``model`` ``WHERE`` the given fields equal the values,
-    first by primary key: built once per database vendor, planned once per connection, each row
-    made into an instance as a queryset makes it (the backend's converters, ``Model.from_db``).
+    first by primary key: built once per database vendor, planned once per connection.
 
     For a read every request of a hot path makes (an upload's chunk PUT finds its session), where
     compiling the same ORM query again costs more than running it."""
@@ -69,20 +96,15 @@ class ModelRead:
     def __init__(self, model: Any, *fields: str) -> None:
         self.model = model
         self.fields = [model._meta.get_field(name) for name in fields]
-        self._built: dict[str, tuple[str, list]] = {}
+        self._built: dict[str, tuple[str, Columns]] = {}
 
-    def _build(self, connection: Any) -> tuple[str, list]:
+    def _build(self, connection: Any) -> tuple[str, Columns]:
         meta, qn = self.model._meta, connection.ops.quote_name
-        plan = []
-        for field in meta.concrete_fields:
-            col = field.get_col(meta.db_table)
-            plan.append((col, [*connection.ops.get_db_converters(col),
-                               *field.get_db_converters(connection)]))
-        where = " AND ".join(f"{qn(field.column)} = %s" for field in self.fields)
-        columns = ", ".join(qn(field.column) for field in meta.concrete_fields)
-        sql = (f"SELECT {columns} FROM {qn(meta.db_table)} WHERE {where} "
-               f"ORDER BY {qn(meta.pk.column)} LIMIT 1")
-        return sql, plan
+        columns = Columns(self.model, "t", connection)
+        where = " AND ".join(f"t.{qn(field.column)} = %s" for field in self.fields)
+        sql = (f"SELECT {columns.sql} FROM {qn(meta.db_table)} t WHERE {where} "
+               f"ORDER BY t.{qn(meta.pk.column)} LIMIT 1")
+        return sql, columns
 
     def first(self, *values: Any) -> Any:
         from django.db import connections, router
@@ -92,19 +114,10 @@ class ModelRead:
         built = self._built.get(connection.vendor)
         if built is None:
             built = self._built[connection.vendor] = self._build(connection)
-        sql, plan = built
+        sql, columns = built
         params = [field.get_db_prep_value(value, connection)
                   for field, value in zip(self.fields, values, strict=True)]
         with connection.cursor() as cursor:
             execute(connection, cursor, sql, params)
             row = cursor.fetchone()
-        if row is None:
-            return None
-        converted = []
-        for raw, (col, converters) in zip(row, plan, strict=True):
-            for converter in converters:
-                raw = converter(raw, col, connection)
-            converted.append(raw)
-        return self.model.from_db(
-            alias, [field.attname for field in self.model._meta.concrete_fields], converted
-        )
+        return None if row is None else columns.instance(alias, connection, row)

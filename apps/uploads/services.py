@@ -379,65 +379,39 @@ def _chunk_accept_locked(
         _drop_claim(claim, locked, store, written)
         raise
 
-    # 3. Record it under the lock; enqueue finalize when the last byte is in. A refusal here
-    #    leaves the transaction first, so dropping the claim is not rolled back with it.
+    # 3. Record it; finalize is enqueued when the last byte is in. A refusal leaves the record's
+    #    transaction first, so dropping the claim is not rolled back with it.
     fields = {
         "received": True, "stop_requested": False, "size": reader.count,
         "sha256": reader.sha256.hexdigest(), "storage_key": written.key,
     }
     if written.etag:
         fields.update(part_number=written.part_number, etag=written.etag)
-    try:
-        complete = _record(locked, claim, fields)
-    except NotFound:
-        # Gone while its bytes streamed in (its batch was dropped): what this request wrote after
-        # the session's cleanup must not stay behind.
-        store.cleanup(session, None)
-        raise
+    complete = _record(locked, claim, fields)
     if complete is not None:
         for name, value in fields.items():
             setattr(claim, name, value)
         return ChunkResult(locked, claim, created=True, complete=complete)
-    # Refused: decided again under the session's row lock, to say why.
-    refusal: ApplicationError | None = None
-    try:
-        with transaction.atomic():
-            locked = _lock_session(session.pk)
-            total = locked.received_bytes + reader.count
-            if not locked.is_open:
-                refusal = _closed_error(locked) or Conflict("The upload already has all its bytes.")
-            elif locked.size is not None and total > locked.size:
-                refusal = PayloadTooLarge("The chunks add up to more than the declared size.")
-            elif locked.size is None and total > int(settings.UPLOAD_MAX_FILE_SIZE):
-                refusal = PayloadTooLarge("The file would be larger than the limit.")
-            else:
-                # Still ours only if no newer request took the claim over (a new ``created``).
-                recorded = UploadChunk.objects.filter(
-                    pk=claim.pk, created=claim.created, received=False
-                ).update(**fields)
-                if not recorded:
-                    refusal = Conflict(f"Chunk {index + 1} was taken over by another request.")
-            if refusal is None:
-                locked.received_bytes = total
-                if locked.state == State.INITIATED:
-                    locked.state = State.UPLOADING
-                complete = _all_in(locked)
-                if complete:
-                    locked.state = State.PROCESSING
-                    _enqueue_finalize(locked.pk)
-                locked.save(update_fields=["received_bytes", "state", "updated"])
-                chunk = claim
-                for name, value in fields.items():
-                    setattr(chunk, name, value)
-    except NotFound:
+    # Not recorded: say why, as the session stands now; nothing counts.
+    locked = UploadSession.objects.filter(pk=session.pk).first()
+    if locked is None:
+        # Gone while its bytes streamed in (its batch was dropped): what this request wrote after
+        # the session's cleanup must not stay behind.
         store.cleanup(session, None)
-        raise
-    if refusal is not None:
-        _drop_claim(claim, locked, store, written)
-        if locked.state in (State.CANCELLED, State.EXPIRED):
-            store.cleanup(locked, None)  # cancelled while this body streamed in: leave nothing
-        raise refusal
-    return ChunkResult(locked, chunk, created=True, complete=complete)
+        raise NotFound("The upload no longer exists.")
+    total = locked.received_bytes + reader.count
+    if not locked.is_open:
+        refusal = _closed_error(locked) or Conflict("The upload already has all its bytes.")
+    elif locked.size is not None and total > locked.size:
+        refusal = PayloadTooLarge("The chunks add up to more than the declared size.")
+    elif locked.size is None and total > int(settings.UPLOAD_MAX_FILE_SIZE):
+        refusal = PayloadTooLarge("The file would be larger than the limit.")
+    else:  # the session would have taken it: a newer request took the claim over
+        refusal = Conflict(f"Chunk {index + 1} was taken over by another request.")
+    _drop_claim(claim, locked, store, written)
+    if locked.state in (State.CANCELLED, State.EXPIRED):
+        store.cleanup(locked, None)  # cancelled while this body streamed in: leave nothing
+    raise refusal
 
 
 class _NotRecorded(Exception):
@@ -495,7 +469,7 @@ def _mark_received(connection: Any, claim: UploadChunk, fields: dict[str, Any]) 
 
 def _record(session: UploadSession, claim: UploadChunk, fields: dict[str, Any]) -> bool | None:
     """Record a received chunk: True/False (the upload is complete or not), or None when it may not
-    count (the session is closed or full; the claim was taken over), nothing changed.
+    count (the session is gone, closed or full; the claim was taken over), nothing changed.
 
     One UPDATE of the session row (its lock is held to the commit: concurrent chunks add up one
     after the other, as under SELECT ... FOR UPDATE), the claim's conditional UPDATE, a durable
@@ -526,8 +500,6 @@ def _record(session: UploadSession, claim: UploadChunk, fields: dict[str, Any]) 
                 session.save(update_fields=["state", "updated"])
                 _enqueue_finalize(session.pk)
     except _NotRecorded:
-        if not UploadSession.objects.filter(pk=session.pk).exists():
-            raise NotFound("The upload no longer exists.") from None
         return None
     return complete
 
