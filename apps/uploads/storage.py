@@ -185,14 +185,15 @@ class HashingReader:
         self.partial_ok = False
         self.short = False
 
-    def read(self, size: int = -1) -> bytes:
+    def _allowed(self, size: int | None) -> int:
+        """How many bytes the next read may take (0: the body has ended, or must end here)."""
         if self._eof:
-            return b""
+            return 0
         if self.should_stop is not None and self.should_stop():
             self._eof = True
             if self.partial_ok:  # what was written so far counts (tus); the body ends here
                 self.short = self.length is None or self.count < self.length
-                return b""
+                return 0
             raise BodySuperseded("A newer request for this chunk took it over.")
         if size is None or size < 0:
             size = getattr(settings, "UPLOAD_READ_BUFFER", 1024 * 1024)
@@ -200,32 +201,74 @@ class HashingReader:
             size = min(size, self.length - self.count)
             if size <= 0:
                 self._eof = True
-                return b""
+                return 0
         else:
             size = min(size, self.limit + 1 - self.count)
-        try:
-            data = self.stream.read(size) if size > 0 else b""
-        except OSError as error:  # the connection dropped (Django's UnreadablePostError too)
-            if not self.partial_ok:
-                raise ShortBody(_dropped_message(error, self.count)) from error
-            data = b""  # the body ends here
-        if not data:
-            self._eof = True
-            if self.length is not None and self.count < self.length:
-                if self.partial_ok:
-                    self.short = True
-                    return b""
-                raise ShortBody(
-                    f"The body ended after {self.count} of {self.length} announced bytes."
-                )
-            return b""
-        self.count += len(data)
+        return max(0, size)
+
+    def _dropped(self, error: OSError) -> None:
+        """The connection dropped (Django's UnreadablePostError too): the body ends here."""
+        if not self.partial_ok:
+            raise ShortBody(_dropped_message(error, self.count)) from error
+
+    def _ended(self) -> None:
+        """The stream gave no more bytes: refused if fewer than announced arrived."""
+        self._eof = True
+        if self.length is not None and self.count < self.length:
+            if self.partial_ok:
+                self.short = True
+                return
+            raise ShortBody(f"The body ended after {self.count} of {self.length} announced bytes.")
+
+    def _took(self, data: Any, count: int) -> None:
+        self.count += count
         if self.count > self.limit:
             raise PayloadTooLarge(f"The chunk is larger than {self.limit} bytes.")
         self.sha256.update(data)
         for h in self.extra.values():
             h.update(data)
+
+    def read(self, size: int = -1) -> bytes:
+        size = self._allowed(size)
+        if size == 0:
+            return b""
+        try:
+            data = self.stream.read(size)
+        except OSError as error:
+            self._dropped(error)
+            data = b""
+        if not data:
+            self._ended()
+            return b""
+        self._took(data, len(data))
         return data
+
+    def readinto(self, buffer: memoryview) -> int:
+        """Fill ``buffer`` with the next bytes of the body, hashed; how many (0: the end).
+
+        A stream with ``readinto`` (a body read straight from the socket, ``wire.SocketBody``)
+        fills the buffer in place; any other is read and copied."""
+        fill = getattr(self.stream, "readinto", None)
+        if fill is None:
+            data = self.read(len(buffer))
+            buffer[: len(data)] = data
+            return len(data)
+        size = self._allowed(len(buffer))
+        got, dropped = 0, False
+        try:
+            while got < size:
+                n = fill(buffer[got:size])
+                if not n:
+                    break
+                got += n
+        except OSError as error:
+            self._dropped(error)
+            dropped = True  # what arrived before the drop counts (partial_ok); the body ends
+        if got:
+            self._took(buffer[:got], got)
+        if dropped or (size and not got):
+            self._ended()
+        return got
 
     def tell(self) -> int:
         return self.count
@@ -253,8 +296,9 @@ def local_write_at(storage: Any, key: str, offset: int, reader: HashingReader) -
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)
     try:
         position = offset
-        for data in reader.blocks():
-            view = memoryview(data)
+        buffer = memoryview(bytearray(getattr(settings, "UPLOAD_READ_BUFFER", 1024 * 1024)))
+        while count := reader.readinto(buffer):
+            view = buffer[:count]
             while view:
                 written = os.pwrite(fd, view, position)
                 position += written

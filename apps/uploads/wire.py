@@ -98,15 +98,89 @@ def sniff_content_type(head: bytes, file_name: str = "", declared: str = "") -> 
     return guessed or declared or "application/octet-stream"
 
 
+class SocketBody:
+    """A request body of announced length, read under gunicorn straight from the client socket.
+
+    ``readinto`` fills the caller's buffer with one copy from the kernel. gunicorn's own reader
+    (``wsgi.input``) copies every piece several times through its buffers: receiving was the
+    largest per-byte cost of a chunk after hashing (benchmarks/uploads: its discard sink).
+
+    gunicorn's reader is kept in step: bytes it read ahead are taken from it first (what lies past
+    this body is handed back), its remaining length goes down with every read, so it drains only
+    what is left and the connection's next request starts where it should; a read that fails marks
+    the body failed, and gunicorn closes the connection instead of reusing it. ``read`` goes
+    through gunicorn's reader. ``environ`` lets the engine find the socket (idle timeout, stop).
+    """
+
+    def __init__(self, environ: dict[str, Any], body: Any, reader: Any, sock: Any) -> None:
+        self.environ = environ
+        self._body, self._reader, self._sock = body, reader, sock
+
+    @classmethod
+    def of(cls, environ: dict[str, Any]) -> SocketBody | None:
+        """The body of this WSGI request read from its socket, or None when it is not gunicorn's
+        reader of a body of known length (chunked transfer, another server, a test client)."""
+        body, sock = environ.get("wsgi.input"), environ.get("gunicorn.socket")
+        reader = getattr(body, "reader", None)
+        unreader = getattr(reader, "unreader", None)
+        buffered = getattr(body, "buf", None)
+        if (
+            sock is None
+            or type(body).__module__ != "gunicorn.http.body"
+            or type(reader).__name__ != "LengthReader"
+            or not isinstance(getattr(reader, "length", None), int)
+            or getattr(unreader, "sock", None) is not sock
+            or not hasattr(unreader, "take_buffered")
+            or buffered is None
+            or buffered.tell() != 0  # something read the body through gunicorn already
+        ):
+            return None
+        return cls(environ, body, reader, sock)
+
+    @property
+    def remaining(self) -> int:
+        return self._reader.length
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        want = min(len(view), self._reader.length)
+        if want <= 0:
+            return 0
+        try:
+            held = self._reader.unreader.take_buffered()
+            if held:
+                count = min(want, len(held))
+                view[:count] = held[:count]
+                if len(held) > count:
+                    self._reader.unreader.unread(held[count:])
+            else:
+                count = self._sock.recv_into(view, want)
+                if not count:
+                    self._body.failed = True  # the client went away mid-body
+        except BaseException:
+            self._body.failed = True
+            raise
+        self._reader.length -= count
+        return count
+
+    def read(self, size: int = -1) -> bytes:
+        return self._body.read(size)
+
+
 def request_body_stream(request: Any) -> tuple[Any, int | None]:
     """The raw request body as a stream and its announced length (None: chunked transfer).
 
-    The body is never read here: the engine reads it in bounded pieces.
+    The body is never read here: the engine reads it in bounded pieces (under gunicorn, a body
+    of announced length straight from the socket: :class:`SocketBody`).
     """
     django_request = getattr(request, "_request", request)
     raw = django_request.META.get("CONTENT_LENGTH")
     if raw not in (None, ""):
-        return django_request, parse_int(raw, "Content-Length")
+        length = parse_int(raw, "Content-Length")
+        direct = SocketBody.of(django_request.META)
+        if direct is not None and direct.remaining == length:
+            return direct, length
+        return django_request, length
     if "chunked" in django_request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
         return django_request.META["wsgi.input"], None
     return django_request, 0
