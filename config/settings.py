@@ -90,6 +90,9 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         "init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
     )
 else:
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend with a health check that costs no round trip (apps.core.db.postgresql).
+        DATABASES["default"]["ENGINE"] = "apps.core.db.postgresql"
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # Names this process's connections in pg_stat_activity (which node or worker holds a lock).

@@ -60,6 +60,7 @@ class SlotLock:
     """The lock of one slot (a chunk index, :data:`APPEND` or :data:`FINALIZE`) of one upload."""
 
     def __init__(self, session_uid: object, slot: int) -> None:
+        self.slot = slot
         self.key = _key(session_uid, slot)
         self.held = False
         self._fd: int | None = None

@@ -23,7 +23,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 
 from apps.core import prepared
@@ -296,56 +296,76 @@ def chunk_accept(
         index = parse_int(index, "chunk index")
     # 0. Hold the slot's lock for the whole request (apps.uploads.locks): a busy slot's holder is
     #    asked to stop, and a claim found unreceived once we hold the lock is a dead request's.
+    # 1. Claim the slot. An append takes its offset from the session under its row lock; an
+    #    indexed chunk (every chunk's place known from the session) needs no session lock, and on
+    #    PostgreSQL its lock and a new chunk's claim are taken in one statement.
     lock = locks.SlotLock(session.uid, locks.APPEND if appending else index)
-    if not lock.acquire(locks.wait_seconds(), on_busy=lambda: _request_stop(session, index)):
-        what = "Another chunk of this upload" if appending else f"Chunk {index + 1}"
-        raise NotReady(f"{what} is being received by another request.", retry_after=1)
     try:
-        return _chunk_accept_locked(
-            session=session, stream=stream, length=length, index=index, offset=offset,
-            declared_sha=declared_sha, checksum=checksum, partial_ok=partial_ok,
-            max_chunk=max_chunk,
+        if appending:
+            _acquire(lock, session, None)
+            locked, index, chunk_offset, claim, existing, limit, expected = _claim_append(
+                session, offset, length, max_chunk
+            )
+        else:
+            locked = session
+            chunk_offset, limit, expected = _indexed_place(session, index, offset, length, max_chunk)
+            claim, existing = _claim_index(session, index, chunk_offset, lock)
+        return _chunk_receive(
+            locked=locked, session=session, lock=lock, stream=stream, length=length, index=index,
+            chunk_offset=chunk_offset, claim=claim, existing=existing, limit=limit,
+            expected=expected, declared_sha=declared_sha, checksum=checksum, partial_ok=partial_ok,
         )
     finally:
         lock.release()
 
 
-def _chunk_accept_locked(
+def _acquire(lock: locks.SlotLock, session: UploadSession, index: int | None) -> None:
+    """Take the slot's lock, asking a holder to stop and waiting for it; 503 when it stays busy."""
+    if not lock.acquire(locks.wait_seconds(), on_busy=lambda: _request_stop(session, index)):
+        what = "Another chunk of this upload" if index is None else f"Chunk {index + 1}"
+        raise NotReady(f"{what} is being received by another request.", retry_after=1)
+
+
+def _indexed_place(
+    session: UploadSession, index: int, offset: Any, length: int | None, max_chunk: int
+) -> tuple[int | None, int, int | None]:
+    """Where chunk ``index`` goes: (its offset, the most bytes it may hold, its exact length when
+    known); 410/400/413 when the session or the announced length rule it out."""
+    if session.state == State.CANCELLED or session.is_expired:
+        _raise_if_closed(session)
+    if index < 0 or index >= int(settings.UPLOAD_MAX_CHUNKS) or (
+        session.chunk_count is not None and index >= session.chunk_count
+    ):
+        raise BadRequest(f"Chunk {index + 1} is outside this upload's chunks.")
+    if session.chunk_size is not None:
+        chunk_offset = index * session.chunk_size
+    elif index == 0:
+        chunk_offset = 0
+    else:
+        chunk_offset = None if offset is None else parse_int(offset, "offset")
+    limit, expected = _chunk_limit(session, index, chunk_offset, length, max_chunk)
+    return chunk_offset, limit, expected
+
+
+def _chunk_receive(
     *,
+    locked: UploadSession,
     session: UploadSession,
+    lock: locks.SlotLock,
     stream: Any,
     length: int | None,
-    index: int | None,
-    offset: int | None,
+    index: int,
+    chunk_offset: int | None,
+    claim: UploadChunk | None,
+    existing: UploadChunk | None,
+    limit: int,
+    expected: int | None,
     declared_sha: str,
     checksum: tuple[str, str] | None,
     partial_ok: bool,
-    max_chunk: int,
 ) -> ChunkResult:
-    appending = index is None
-    # 1. Claim the slot. An append takes its offset from the session under its row lock; an
-    #    indexed chunk (every chunk's place known from the session) needs no session lock.
-    if appending:
-        locked, index, chunk_offset, claim, existing, limit, expected = _claim_append(
-            session, offset, length, max_chunk
-        )
-    else:
-        locked = session
-        if locked.state == State.CANCELLED or locked.is_expired:
-            _raise_if_closed(locked)
-        if index < 0 or index >= int(settings.UPLOAD_MAX_CHUNKS) or (
-            locked.chunk_count is not None and index >= locked.chunk_count
-        ):
-            raise BadRequest(f"Chunk {index + 1} is outside this upload's chunks.")
-        if locked.chunk_size is not None:
-            chunk_offset = index * locked.chunk_size
-        elif index == 0:
-            chunk_offset = 0
-        else:
-            chunk_offset = None if offset is None else parse_int(offset, "offset")
-        limit, expected = _chunk_limit(locked, index, chunk_offset, length, max_chunk)
-        claim, existing = _claim_index(locked, index, chunk_offset)
-
+    """Steps 2 and 3 of :func:`chunk_accept`, the slot's lock held and the chunk claimed."""
+    appending = lock.slot == locks.APPEND
     extra_hashes = [checksum[0]] if checksum and checksum[0] != "sha256" else []
     reader = st.HashingReader(stream, length, limit, extra_hashes)
     store = stores.store_for(locked)
@@ -387,7 +407,7 @@ def _chunk_accept_locked(
     }
     if written.etag:
         fields.update(part_number=written.part_number, etag=written.etag)
-    complete = _record(locked, claim, fields)
+    complete = _record(locked, claim, fields, lock)
     if complete is not None:
         for name, value in fields.items():
             setattr(claim, name, value)
@@ -467,15 +487,20 @@ def _mark_received(connection: Any, claim: UploadChunk, fields: dict[str, Any]) 
         return cursor.rowcount == 1
 
 
-def _record(session: UploadSession, claim: UploadChunk, fields: dict[str, Any]) -> bool | None:
+def _record(
+    session: UploadSession, claim: UploadChunk, fields: dict[str, Any], lock: locks.SlotLock
+) -> bool | None:
     """Record a received chunk: True/False (the upload is complete or not), or None when it may not
     count (the session is gone, closed or full; the claim was taken over), nothing changed.
 
-    One UPDATE of the session row (its lock is held to the commit: concurrent chunks add up one
-    after the other, as under SELECT ... FOR UPDATE), the claim's conditional UPDATE, a durable
-    commit; finalize is enqueued by the chunk that completes the upload. Both statements are
-    planned once per connection (``apps.core.prepared``): every chunk runs them."""
+    The session row's UPDATE adds the chunk's bytes (its lock is held to the commit: concurrent
+    chunks add up one after the other, as under SELECT ... FOR UPDATE) and the claim's conditional
+    UPDATE marks it received; finalize is enqueued by the chunk that completes the upload. On
+    PostgreSQL outside a transaction that is :func:`_record_pg`; elsewhere one transaction with a
+    durable commit. Every statement is planned once per connection (``apps.core.prepared``)."""
     connection = transaction.get_connection()
+    if connection.vendor == "postgresql" and not connection.in_atomic_block and lock.held:
+        return _record_pg(connection, session, claim, fields, lock)
     now = timezone.now()
     stamp = connection.ops.adapt_datetimefield_value(now)
     size = fields["size"]
@@ -501,6 +526,133 @@ def _record(session: UploadSession, claim: UploadChunk, fields: dict[str, Any]) 
                 _enqueue_finalize(session.pk)
     except _NotRecorded:
         return None
+    return complete
+
+
+_RECORD_PG_SQL: dict[tuple[str, ...], str] = {}
+_DONE_PG_SQL: dict[bool, str] = {}
+
+
+def _record_pg_sql(connection: Any, names: tuple[str, ...]) -> str:
+    """The record step as one statement: the session row grows (its row lock first, as everywhere)
+    only while the claim is still ours, and the claim is marked received only if the session grew.
+
+    Should the claim be found not ours after all (only a request holding the slot's lock could
+    change it, and we hold it), the division by the count of marked claims fails the statement:
+    plain SQL's one way to roll back what it has done, rather than count bytes no chunk holds."""
+    sql = _RECORD_PG_SQL.get(names)
+    if sql is None:
+        qn = connection.ops.quote_name
+        sm, cm = UploadSession._meta, UploadChunk._meta
+
+        def s(name: str) -> str:
+            return qn(sm.get_field(name).column)
+
+        def c(name: str) -> str:
+            return qn(cm.get_field(name).column)
+
+        received, state, chunk_pk = s("received_bytes"), s("state"), qn(cm.pk.column)
+        ours = f"{chunk_pk} = %s AND {c('created')} = %s AND NOT {c('received')}"
+        sets = ", ".join(f"{c(name)} = %s" for name in names)
+        sql = _RECORD_PG_SQL[names] = (
+            f"WITH grown AS (UPDATE {qn(sm.db_table)} SET {received} = {received} + %s,"
+            f" {state} = CASE WHEN {state} = %s THEN %s ELSE {state} END, {s('updated')} = %s"
+            f" WHERE {qn(sm.pk.column)} = %s AND {state} IN (%s, %s)"
+            f" AND {received} + %s <= COALESCE({s('size')}, %s)"
+            f" AND EXISTS (SELECT 1 FROM {qn(cm.db_table)} WHERE {ours})"
+            f" RETURNING {received}, {state}, {s('size')}, {s('chunk_size')}, {s('chunk_count')}),"
+            f" marked AS (UPDATE {qn(cm.db_table)} SET {sets} WHERE {ours}"
+            f" AND EXISTS (SELECT 1 FROM grown) RETURNING 1)"
+            f" SELECT grown.*, 1 / (SELECT count(*) FROM marked)::int,"
+            f" set_config('synchronous_commit', 'off', true) FROM grown"
+        )
+    return sql
+
+
+def _done_pg_sql(connection: Any, complete: bool) -> str:
+    """The statement after the record: a durable write, then the slot's lock given back.
+
+    The chunk that completes the upload sets it PROCESSING (once: a second chunk that finds every
+    byte in finds it PROCESSING already); any other rewrites its own claim row, a write whose
+    durable commit flushes the WAL up to it, and with it the record before it."""
+    sql = _DONE_PG_SQL.get(complete)
+    if sql is None:
+        qn = connection.ops.quote_name
+        if complete:
+            meta = UploadSession._meta
+            state = qn(meta.get_field("state").column)
+            write = (f"UPDATE {qn(meta.db_table)} SET {state} = %s,"
+                     f" {qn(meta.get_field('updated').column)} = %s"
+                     f" WHERE {qn(meta.pk.column)} = %s AND {state} = %s RETURNING 1")
+        else:
+            meta = UploadChunk._meta
+            write = (f"UPDATE {qn(meta.db_table)} SET"
+                     f" {qn(meta.get_field('stop_requested').column)} = false"
+                     f" WHERE {qn(meta.pk.column)} = %s RETURNING 1")
+        sql = _DONE_PG_SQL[complete] = (
+            f"WITH written AS ({write}) SELECT (SELECT count(*) FROM written),"
+            " pg_advisory_unlock(%s)"
+        )
+    return sql
+
+
+def _record_pg(
+    connection: Any, session: UploadSession, claim: UploadChunk, fields: dict[str, Any],
+    lock: locks.SlotLock,
+) -> bool | None:
+    """The record step on PostgreSQL, in two statements outside a transaction.
+
+    1. :func:`_record_pg_sql` grows the session and marks the claim; its commit does not wait for
+       the WAL flush, so the session row's lock is held for the statement only. Under a durable
+       commit, concurrent chunks of one upload waited for each other's flush in turn.
+    2. :func:`_done_pg_sql`: a durable write, then the lock given back. Its flush makes the record
+       durable before the chunk is answered, and concurrent chunks' flushes are shared (group
+       commit) instead of queued behind the session row.
+
+    A crash between the two loses a record whose chunk was not answered yet (as a crash before a
+    durable commit would); the data's fsync came before both."""
+    now = timezone.now()
+    names = tuple(fields)
+    chunk_meta = UploadChunk._meta
+    size = fields["size"]
+    ours = [claim.pk, chunk_meta.get_field("created").get_db_prep_value(claim.created, connection)]
+    params = [
+        size, State.INITIATED, State.UPLOADING, connection.ops.adapt_datetimefield_value(now),
+        session.pk, State.INITIATED, State.UPLOADING, size, int(settings.UPLOAD_MAX_FILE_SIZE),
+        *ours,
+        *(chunk_meta.get_field(name).get_db_prep_save(value, connection)
+          for name, value in fields.items()),
+        *ours,
+    ]
+    try:
+        with connection.cursor() as cursor:
+            prepared.execute(connection, cursor, _record_pg_sql(connection, names), params)
+            row = cursor.fetchone()
+    except DataError as error:
+        if getattr(error.__cause__, "sqlstate", None) != "22012":  # division_by_zero: see the SQL
+            raise
+        logger.error("Chunk %s of %s: its claim was not ours at the record", claim.index,
+                     session.uid)
+        return None
+    if row is None:
+        return None
+    (session.received_bytes, session.state, session.size, session.chunk_size,
+     session.chunk_count) = row[:5]
+    session.updated = now
+    complete = _all_in(session)
+    if complete:
+        done = [State.PROCESSING, connection.ops.adapt_datetimefield_value(now), session.pk,
+                State.UPLOADING, lock.key]
+    else:
+        done = [claim.pk, lock.key]
+    with connection.cursor() as cursor:
+        prepared.execute(connection, cursor, _done_pg_sql(connection, complete), done)
+        changed, _unlocked = cursor.fetchone()
+    lock.held = False
+    if complete:
+        session.state = State.PROCESSING
+        if changed:
+            _enqueue_finalize(session.pk)
     return complete
 
 
@@ -567,13 +719,23 @@ def _commit_without_flush() -> None:
 
 
 def _claim_index(
-    session: UploadSession, index: int, chunk_offset: int | None
+    session: UploadSession, index: int, chunk_offset: int | None, lock: locks.SlotLock
 ) -> tuple[UploadChunk | None, UploadChunk | None]:
-    """Claim chunk ``index`` (we hold its slot lock): (our claim, None), or (None, the chunk as
+    """Take the slot's lock and claim chunk ``index``: (our claim, None), or (None, the chunk as
     already received). One INSERT when the chunk is new; no session row lock (the record step
-    checks the session again under its lock)."""
+    checks the session again under its lock). On PostgreSQL, outside a transaction, the lock and a
+    new chunk's claim are one statement (:func:`_lock_and_claim`)."""
     now = timezone.now()
+    tried = False
     if session.is_open:
+        fast = _lock_and_claim(lock, session, index, chunk_offset, now)
+        if fast is not None:
+            tried = lock.held  # the INSERT ran (and found the chunk's row) only with the lock
+            if fast.claim is not None:
+                return fast.claim, None
+    if not lock.held:
+        _acquire(lock, session, index)
+    if session.is_open and not tried:
         try:
             with transaction.atomic():
                 _commit_without_flush()
@@ -601,6 +763,71 @@ def _claim_index(
     )
     existing.created, existing.stop_requested = now, False
     return existing, None
+
+
+@dataclass
+class _FastClaim:
+    claim: UploadChunk | None  # None: the lock is busy, or (held) the chunk has a row already
+
+
+_CLAIM_SQL: dict[str, tuple[str, list[Any]]] = {}
+
+
+def _claim_sql(connection: Any) -> tuple[str, list[Any]]:
+    """The lock-and-claim statement and the chunk fields it inserts, in their order."""
+    built = _CLAIM_SQL.get(connection.vendor)
+    if built is None:
+        meta, qn = UploadChunk._meta, connection.ops.quote_name
+        fields = [field for field in meta.concrete_fields if not field.primary_key]
+        columns = ", ".join(qn(field.column) for field in fields)
+        values = ", ".join(["%s"] * len(fields))
+        unique = ", ".join(qn(meta.get_field(name).column) for name in ("session", "index"))
+        pk = qn(meta.pk.column)
+        sql = (
+            "WITH slot AS MATERIALIZED (SELECT pg_try_advisory_lock(%s) AS held,"
+            " set_config('synchronous_commit', 'off', true)),"
+            f" claim AS (INSERT INTO {qn(meta.db_table)} ({columns}) SELECT {values} FROM slot"
+            f" WHERE slot.held ON CONFLICT ({unique}) DO NOTHING RETURNING {pk})"
+            f" SELECT slot.held, (SELECT {pk} FROM claim) FROM slot"
+        )
+        built = _CLAIM_SQL[connection.vendor] = (sql, fields)
+    return built
+
+
+def _lock_and_claim(
+    lock: locks.SlotLock, session: UploadSession, index: int, chunk_offset: int | None, now: Any
+) -> _FastClaim | None:
+    """Take the slot's lock and insert a new chunk's claim in one statement, on PostgreSQL outside
+    a transaction (None elsewhere: the caller takes them one after the other).
+
+    A claim need not survive a database crash (its request would not either): its commit does not
+    wait for the WAL flush. When the lock is busy nothing is inserted (the caller waits for the
+    lock); when the chunk has a row already the lock is held and the caller looks at the row."""
+    connection = transaction.get_connection()
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return None
+    sql, fields = _claim_sql(connection)
+    claim = UploadChunk(
+        session_id=session.pk, index=index, offset=chunk_offset, received=False, created=now
+    )
+    params = [lock.key, *(field.get_db_prep_save(getattr(claim, field.attname), connection)
+                          for field in fields)]
+    try:
+        with connection.cursor() as cursor:
+            prepared.execute(connection, cursor, sql, params)
+            held, pk = cursor.fetchone()
+    except IntegrityError:
+        # The session went away under the INSERT (its row is referenced): the lock was taken
+        # before. Give it back; the caller's slow path says what happened.
+        lock.held = True
+        lock.release()
+        return _FastClaim(None)
+    lock.held = bool(held)
+    if pk is None:
+        return _FastClaim(None)
+    claim.pk = pk
+    claim._state.adding, claim._state.db = False, connection.alias
+    return _FastClaim(claim)
 
 
 def _closed_error(session: UploadSession) -> ApplicationError | None:
