@@ -1,6 +1,6 @@
 """Upload benchmark (DESIGN §10, issue 14): ingest, finalize and memory on the production setup.
 
-    python -m benchmarks.uploads [--size 512M] [--chunk-size 8M] [--parallel 4] [--rounds 3]
+    python -m benchmarks.uploads [--size 512M] [--chunk-size 8M] [--parallel 4] [--rounds 5]
                                  [--embedded] [--smoke] [--keep]
 
 The setup is what the Dockerfile and compose.yaml deploy (benchmarks/stack.py): PostgreSQL, Redis as
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=parse_size, default=512 * MiB)
     parser.add_argument("--chunk-size", type=parse_size, default=8 * MiB)
     parser.add_argument("--parallel", type=int, default=4)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--embedded", action="store_true", help="the make-run mode instead")
     parser.add_argument("--smoke", action="store_true", help="small and once; judges nothing (CI)")
     parser.add_argument("--keep", action="store_true", help="keep the temp directory")
