@@ -29,6 +29,7 @@ import fcntl
 import hashlib
 import os
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -220,7 +221,8 @@ class StopWatch:
                 for entry in entries:
                     if entry.claim_pk in asked:
                         entry.stopped = True
-                        if entry.sock is not None:
+                        # Not a TLS socket: shut, it would hand out the stream's raw bytes.
+                        if entry.sock is not None and not isinstance(entry.sock, ssl.SSLSocket):
                             with contextlib.suppress(OSError):
                                 entry.sock.shutdown(socket.SHUT_RD)
         finally:

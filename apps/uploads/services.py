@@ -499,7 +499,7 @@ def _record(
     PostgreSQL outside a transaction that is :func:`_record_pg`; elsewhere one transaction with a
     durable commit. Every statement is planned once per connection (``apps.core.prepared``)."""
     connection = transaction.get_connection()
-    if connection.vendor == "postgresql" and not connection.in_atomic_block and lock.held:
+    if _autocommit_postgresql(connection) and lock.held and _completes_by_bytes(session):
         return _record_pg(connection, session, claim, fields, lock)
     now = timezone.now()
     stamp = connection.ops.adapt_datetimefield_value(now)
@@ -529,13 +529,30 @@ def _record(
     return complete
 
 
+def _autocommit_postgresql(connection: Any) -> bool:
+    """PostgreSQL with every statement its own transaction (not inside one of the caller's)."""
+    return (connection.vendor == "postgresql" and not connection.in_atomic_block
+            and connection.get_autocommit())
+
+
+def _completes_by_bytes(session: UploadSession) -> bool:
+    """Whether the bytes received say when the upload is complete (:func:`_all_in`), rather than
+    the count of received chunks: then the record statement itself can say it."""
+    return session.chunk_count is None or (
+        session.chunk_size is not None and session.size is not None
+    )
+
+
 _RECORD_PG_SQL: dict[tuple[str, ...], str] = {}
-_DONE_PG_SQL: dict[bool, str] = {}
+_DONE_PG_SQL: dict[str, str] = {}
 
 
 def _record_pg_sql(connection: Any, names: tuple[str, ...]) -> str:
     """The record step as one statement: the session row grows (its row lock first, as everywhere)
     only while the claim is still ours, and the claim is marked received only if the session grew.
+    The chunk whose bytes complete the upload sets it PROCESSING in the same statement (for
+    sessions whose bytes say when they are complete: :func:`_completes_by_bytes`), so no crash can
+    leave an upload with every byte in but never finalized.
 
     Should the claim be found not ours after all (only a request holding the slot's lock could
     change it, and we hold it), the division by the count of marked claims fails the statement:
@@ -552,11 +569,15 @@ def _record_pg_sql(connection: Any, names: tuple[str, ...]) -> str:
             return qn(cm.get_field(name).column)
 
         received, state, chunk_pk = s("received_bytes"), s("state"), qn(cm.pk.column)
+        size, chunk_size, chunk_count = s("size"), s("chunk_size"), s("chunk_count")
         ours = f"{chunk_pk} = %s AND {c('created')} = %s AND NOT {c('received')}"
         sets = ", ".join(f"{c(name)} = %s" for name in names)
+        complete = (f"{size} IS NOT NULL AND ({chunk_count} IS NULL OR {chunk_size} IS NOT NULL)"
+                    f" AND {received} + %s >= {size}")
         sql = _RECORD_PG_SQL[names] = (
             f"WITH grown AS (UPDATE {qn(sm.db_table)} SET {received} = {received} + %s,"
-            f" {state} = CASE WHEN {state} = %s THEN %s ELSE {state} END, {s('updated')} = %s"
+            f" {state} = CASE WHEN {complete} THEN %s WHEN {state} = %s THEN %s ELSE {state} END,"
+            f" {s('updated')} = %s"
             f" WHERE {qn(sm.pk.column)} = %s AND {state} IN (%s, %s)"
             f" AND {received} + %s <= COALESCE({s('size')}, %s)"
             f" AND EXISTS (SELECT 1 FROM {qn(cm.db_table)} WHERE {ours})"
@@ -569,29 +590,22 @@ def _record_pg_sql(connection: Any, names: tuple[str, ...]) -> str:
     return sql
 
 
-def _done_pg_sql(connection: Any, complete: bool) -> str:
+def _done_pg_sql(connection: Any) -> str:
     """The statement after the record: a durable write, then the slot's lock given back.
 
-    The chunk that completes the upload sets it PROCESSING (once: a second chunk that finds every
-    byte in finds it PROCESSING already); any other rewrites its own claim row, a write whose
-    durable commit flushes the WAL up to it, and with it the record before it."""
-    sql = _DONE_PG_SQL.get(complete)
+    It rewrites the chunk's own row: its durable commit flushes the WAL up to it, and with it the
+    record before it. (The lock is given back as the statement runs, a flush before the record is
+    durable: a request that then takes the slot finds the chunk received; a database crash in
+    that moment forgets the chunk, whose first request was not answered yet.)"""
+    sql = _DONE_PG_SQL.get(connection.vendor)
     if sql is None:
         qn = connection.ops.quote_name
-        if complete:
-            meta = UploadSession._meta
-            state = qn(meta.get_field("state").column)
-            write = (f"UPDATE {qn(meta.db_table)} SET {state} = %s,"
-                     f" {qn(meta.get_field('updated').column)} = %s"
-                     f" WHERE {qn(meta.pk.column)} = %s AND {state} = %s RETURNING 1")
-        else:
-            meta = UploadChunk._meta
-            write = (f"UPDATE {qn(meta.db_table)} SET"
-                     f" {qn(meta.get_field('stop_requested').column)} = false"
-                     f" WHERE {qn(meta.pk.column)} = %s RETURNING 1")
-        sql = _DONE_PG_SQL[complete] = (
-            f"WITH written AS ({write}) SELECT (SELECT count(*) FROM written),"
-            " pg_advisory_unlock(%s)"
+        meta = UploadChunk._meta
+        sql = _DONE_PG_SQL[connection.vendor] = (
+            f"WITH written AS (UPDATE {qn(meta.db_table)} SET"
+            f" {qn(meta.get_field('stop_requested').column)} = false"
+            f" WHERE {qn(meta.pk.column)} = %s RETURNING 1)"
+            " SELECT (SELECT count(*) FROM written), pg_advisory_unlock(%s)"
         )
     return sql
 
@@ -602,22 +616,25 @@ def _record_pg(
 ) -> bool | None:
     """The record step on PostgreSQL, in two statements outside a transaction.
 
-    1. :func:`_record_pg_sql` grows the session and marks the claim; its commit does not wait for
-       the WAL flush, so the session row's lock is held for the statement only. Under a durable
-       commit, concurrent chunks of one upload waited for each other's flush in turn.
+    1. :func:`_record_pg_sql` grows the session and marks the claim (the last chunk sets the
+       upload PROCESSING); its commit does not wait for the WAL flush, so the session row's lock
+       is held for the statement only. Under a durable commit, concurrent chunks of one upload
+       waited for each other's flush in turn.
     2. :func:`_done_pg_sql`: a durable write, then the lock given back. Its flush makes the record
        durable before the chunk is answered, and concurrent chunks' flushes are shared (group
-       commit) instead of queued behind the session row.
+       commit) instead of queued behind the session row. Finalize is enqueued after it.
 
     A crash between the two loses a record whose chunk was not answered yet (as a crash before a
-    durable commit would); the data's fsync came before both."""
+    durable commit would), or keeps it: an upload left PROCESSING is finalized again by beat. The
+    data's fsync came before both."""
     now = timezone.now()
     names = tuple(fields)
     chunk_meta = UploadChunk._meta
     size = fields["size"]
     ours = [claim.pk, chunk_meta.get_field("created").get_db_prep_value(claim.created, connection)]
     params = [
-        size, State.INITIATED, State.UPLOADING, connection.ops.adapt_datetimefield_value(now),
+        size, size, State.PROCESSING, State.INITIATED, State.UPLOADING,
+        connection.ops.adapt_datetimefield_value(now),
         session.pk, State.INITIATED, State.UPLOADING, size, int(settings.UPLOAD_MAX_FILE_SIZE),
         *ours,
         *(chunk_meta.get_field(name).get_db_prep_save(value, connection)
@@ -639,20 +656,13 @@ def _record_pg(
     (session.received_bytes, session.state, session.size, session.chunk_size,
      session.chunk_count) = row[:5]
     session.updated = now
-    complete = _all_in(session)
-    if complete:
-        done = [State.PROCESSING, connection.ops.adapt_datetimefield_value(now), session.pk,
-                State.UPLOADING, lock.key]
-    else:
-        done = [claim.pk, lock.key]
     with connection.cursor() as cursor:
-        prepared.execute(connection, cursor, _done_pg_sql(connection, complete), done)
-        changed, _unlocked = cursor.fetchone()
+        prepared.execute(connection, cursor, _done_pg_sql(connection), [claim.pk, lock.key])
+        cursor.fetchone()
     lock.held = False
+    complete = session.state == State.PROCESSING  # set by this statement: it required an open one
     if complete:
-        session.state = State.PROCESSING
-        if changed:
-            _enqueue_finalize(session.pk)
+        _enqueue_finalize(session.pk)
     return complete
 
 
@@ -804,7 +814,7 @@ def _lock_and_claim(
     wait for the WAL flush. When the lock is busy nothing is inserted (the caller waits for the
     lock); when the chunk has a row already the lock is held and the caller looks at the row."""
     connection = transaction.get_connection()
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
+    if not _autocommit_postgresql(connection):
         return None
     sql, fields = _claim_sql(connection)
     claim = UploadChunk(
@@ -822,6 +832,12 @@ def _lock_and_claim(
         lock.held = True
         lock.release()
         return _FastClaim(None)
+    except Exception:
+        # The lock may have been taken before the statement failed (a session-level lock
+        # outlives the rollback): give it back (unlocking a lock not held only says false).
+        lock.held = True
+        lock.release()
+        raise
     lock.held = bool(held)
     if pk is None:
         return _FastClaim(None)

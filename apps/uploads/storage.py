@@ -256,7 +256,7 @@ class HashingReader:
         size = self._allowed(len(buffer))
         got, dropped = 0, False
         try:
-            while got < size:
+            while got < size and not (got and self.should_stop is not None and self.should_stop()):
                 n = fill(buffer[got:size])
                 if not n:
                     break

@@ -4,6 +4,7 @@ integers (ASCII digits only, :func:`apps.core.wire.parse_int`), the request body
 
 from __future__ import annotations
 
+import io
 import mimetypes
 import re
 import unicodedata
@@ -143,6 +144,14 @@ class SocketBody:
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
+        kept = self._body.buf
+        if kept.tell():  # what a read() through gunicorn's reader left over comes first
+            data = kept.getvalue()
+            count = min(len(view), len(data))
+            view[:count] = data[:count]
+            self._body.buf = io.BytesIO()
+            self._body.buf.write(data[count:])
+            return count
         want = min(len(view), self._reader.length)
         if want <= 0:
             return 0

@@ -157,3 +157,18 @@ def test_request_body_stream_uses_the_socket_only_when_nothing_was_read(pair, rf
     request.META["CONTENT_LENGTH"] = "4"  # does not match what gunicorn has left: not trusted
     stream, length = request_body_stream(request)
     assert stream is request and length == 4
+
+
+def test_bytes_left_in_gunicorns_reader_by_a_small_read_come_first(pair):
+    """``read`` through gunicorn's reader keeps what it read beyond the asked size; ``readinto``
+    serves that first, so nothing is skipped when the two are mixed."""
+    client, server = pair
+    body = os.urandom(200_000)
+    sender = _send_later(client, _put(body) + body + SECOND)
+    parser, _, environ = _request(server)
+    direct = SocketBody.of(environ)
+    head = direct.read(10)  # gunicorn reads at least 1 KiB and keeps the rest
+    assert head == body[:10]
+    assert head + _read_all(direct, piece=4096) == body
+    assert next(parser).path == "/second"
+    sender.join(5)

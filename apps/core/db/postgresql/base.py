@@ -40,8 +40,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if raw.closed or raw.broken:
             return False
         try:
-            fd = raw.fileno()
-            readable, _, failed = select.select([fd], [], [fd], 0)
-        except (OSError, ValueError):
+            poller = select.poll()  # not select(): it fails on descriptors past 1023
+            poller.register(raw.fileno(), select.POLLIN | select.POLLPRI)
+            return not poller.poll(0)  # readable, hung up or in error: the server spoke or left
+        except OSError:
             return False
-        return not readable and not failed
