@@ -736,13 +736,11 @@ def _claim_index(
     checks the session again under its lock). On PostgreSQL, outside a transaction, the lock and a
     new chunk's claim are one statement (:func:`_lock_and_claim`)."""
     now = timezone.now()
-    tried = False
     if session.is_open:
-        fast = _lock_and_claim(lock, session, index, chunk_offset, now)
-        if fast is not None:
-            tried = lock.held  # the INSERT ran (and found the chunk's row) only with the lock
-            if fast.claim is not None:
-                return fast.claim, None
+        claim = _lock_and_claim(lock, session, index, chunk_offset, now)
+        if claim is not None:
+            return claim, None
+    tried = lock.held  # the one-statement INSERT ran (and found the chunk's row) only with the lock
     if not lock.held:
         _acquire(lock, session, index)
     if session.is_open and not tried:
@@ -775,11 +773,6 @@ def _claim_index(
     return existing, None
 
 
-@dataclass
-class _FastClaim:
-    claim: UploadChunk | None  # None: the lock is busy, or (held) the chunk has a row already
-
-
 _CLAIM_SQL: dict[str, tuple[str, list[Any]]] = {}
 
 
@@ -806,13 +799,14 @@ def _claim_sql(connection: Any) -> tuple[str, list[Any]]:
 
 def _lock_and_claim(
     lock: locks.SlotLock, session: UploadSession, index: int, chunk_offset: int | None, now: Any
-) -> _FastClaim | None:
+) -> UploadChunk | None:
     """Take the slot's lock and insert a new chunk's claim in one statement, on PostgreSQL outside
-    a transaction (None elsewhere: the caller takes them one after the other).
+    a transaction: the new claim, or None. ``lock.held`` says which None: the lock is held and the
+    chunk has a row already (the caller looks at it), or nothing ran or the lock is busy (the
+    caller takes the lock, waiting, then claims).
 
     A claim need not survive a database crash (its request would not either): its commit does not
-    wait for the WAL flush. When the lock is busy nothing is inserted (the caller waits for the
-    lock); when the chunk has a row already the lock is held and the caller looks at the row."""
+    wait for the WAL flush."""
     connection = transaction.get_connection()
     if not _autocommit_postgresql(connection):
         return None
@@ -831,7 +825,7 @@ def _lock_and_claim(
         # before. Give it back; the caller's slow path says what happened.
         lock.held = True
         lock.release()
-        return _FastClaim(None)
+        return None
     except Exception:
         # The lock may have been taken before the statement failed (a session-level lock
         # outlives the rollback): give it back (unlocking a lock not held only says false).
@@ -840,10 +834,10 @@ def _lock_and_claim(
         raise
     lock.held = bool(held)
     if pk is None:
-        return _FastClaim(None)
+        return None
     claim.pk = pk
     claim._state.adding, claim._state.db = False, connection.alias
-    return _FastClaim(claim)
+    return claim
 
 
 def _closed_error(session: UploadSession) -> ApplicationError | None:
