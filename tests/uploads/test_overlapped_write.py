@@ -1,0 +1,151 @@
+"""A chunk written to local storage while its next piece is received (``storage.local_write_at``).
+
+Receiving and hashing one piece overlaps with a writer thread's write of the piece before it. What
+a client and the other requests of an upload rely on stays as it was: the bytes on disk are the
+body's, a body that fails leaves no write running once its request has answered (the slot's lock
+is given back after it), a write that fails fails the chunk, and a superseded holder's late pieces
+never land over a newer request's bytes.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import threading
+import time
+
+import pytest
+
+from apps.uploads import services
+from apps.uploads import storage as st
+from tests.uploads.conftest import payload, sha
+from tests.uploads.test_integrity import SlowBody, in_thread, stored_bytes
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.parametrize("storage", ["local"], indirect=True),
+]
+
+
+@pytest.fixture
+def pieces(settings):
+    settings.UPLOAD_READ_BUFFER = 1000  # a 10 kB chunk is ten pieces: every write overlaps
+
+
+@pytest.fixture
+def writes(monkeypatch):
+    """Every piece's write as (start, end, thread name), in the order they ended."""
+    log: list[tuple[float, float, str]] = []
+    real = st._pwrite_all
+
+    def logged(fd, view, position):
+        start = time.monotonic()
+        real(fd, view, position)
+        log.append((start, time.monotonic(), threading.current_thread().name))
+
+    monkeypatch.setattr(st, "_pwrite_all", logged)
+    return log
+
+
+class DropsAfter(io.RawIOBase):
+    """A body whose connection drops after ``good`` bytes (gunicorn raises OSError then)."""
+
+    def __init__(self, data: bytes, good: int):
+        self.data, self.good, self.sent = data, good, 0
+
+    def readinto(self, buffer) -> int:
+        if self.sent >= self.good:
+            raise ConnectionResetError("peer gone")
+        count = min(len(buffer), self.good - self.sent)
+        buffer[:count] = self.data[self.sent:self.sent + count]
+        self.sent += count
+        return count
+
+
+def test_a_chunk_of_many_pieces_is_written_by_the_writer_thread_byte_for_byte(
+    ctx, storage, pieces, writes
+):
+    data = payload(30_000, seed=7)
+    session = services.session_create(ctx=ctx, file_name="a", size=30_000, chunk_size=10_000)
+    for index in (2, 0, 1):
+        part = data[index * 10_000:(index + 1) * 10_000]
+        result = services.chunk_accept(session=session, stream=io.BytesIO(part), length=10_000,
+                                       index=index, sha256=sha(part))
+        assert result.created and result.chunk.sha256 == sha(part)
+    assert stored_bytes(session) == data
+    assert len(writes) == 30 and all(name.startswith("upload-writer") for *_, name in writes)
+
+
+def test_a_body_that_drops_leaves_no_write_running_once_refused(ctx, storage, pieces, monkeypatch):
+    data = payload(10_000, seed=8)
+    session = services.session_create(ctx=ctx, file_name="a", size=10_000, chunk_size=10_000)
+    real = st._pwrite_all
+    ended: list[float] = []
+
+    def slow(fd, view, position):  # each write takes longer than receiving the next piece
+        try:
+            time.sleep(0.05)
+            real(fd, view, position)
+        finally:  # a write that failed ended too (a closed descriptor)
+            ended.append(time.monotonic())
+
+    monkeypatch.setattr(st, "_pwrite_all", slow)
+    with pytest.raises(st.ShortBody):
+        services.chunk_accept(session=session, stream=DropsAfter(data, 4500), length=10_000, index=0)
+    refused = time.monotonic()
+    time.sleep(0.2)
+    assert ended and max(ended) <= refused  # no write of this body after the refusal
+    # Nothing of it counts: the client sends the chunk again and the upload completes.
+    services.chunk_accept(session=session, stream=io.BytesIO(data), length=10_000, index=0)
+    assert stored_bytes(session) == data
+
+
+def test_a_failed_write_fails_the_chunk_and_the_chunk_can_be_sent_again(
+    ctx, storage, pieces, monkeypatch
+):
+    data = payload(10_000, seed=9)
+    session = services.session_create(ctx=ctx, file_name="a", size=10_000, chunk_size=10_000)
+    real = st._pwrite_all
+    calls = {"n": 0}
+
+    def full_disk(fd, view, position):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(fd, view, position)
+
+    monkeypatch.setattr(st, "_pwrite_all", full_disk)
+    with pytest.raises(OSError) as failed:
+        services.chunk_accept(session=session, stream=io.BytesIO(data), length=10_000, index=0)
+    assert failed.value.errno == errno.ENOSPC
+    session.refresh_from_db()
+    assert session.received_bytes == 0 and not session.chunks.filter(received=True).exists()
+    services.chunk_accept(session=session, stream=io.BytesIO(data), length=10_000, index=0)
+    assert stored_bytes(session) == data
+
+
+def test_a_superseded_holders_late_pieces_never_land_over_the_newer_bytes(
+    ctx, storage, pieces, monkeypatch
+):
+    good = payload(10_000, seed=10)
+    session = services.session_create(ctx=ctx, file_name="a", size=20_000, chunk_size=10_000)
+    services.chunk_accept(session=session, stream=io.BytesIO(good), length=10_000, index=1)
+    real = st._pwrite_all
+
+    def slow_for_stale(fd, view, position):  # the stale holder's disk is slow
+        if bytes(view[:1]) == b"Z":
+            time.sleep(0.1)
+        real(fd, view, position)
+
+    monkeypatch.setattr(st, "_pwrite_all", slow_for_stale)
+    stale = SlowBody(b"Z" * 10_000, piece=1000, pause=0.02)
+    thread, outcome = in_thread(
+        services.chunk_accept, session=session, stream=stale, length=10_000, index=0
+    )
+    assert stale.started.wait(10)
+    time.sleep(0.15)  # some of its pieces are written, one is in the writer's hands
+    result = services.chunk_accept(session=session, stream=io.BytesIO(good), length=10_000, index=0)
+    thread.join(20)
+    assert isinstance(outcome.get("error"), st.BodySuperseded), outcome
+    assert result.created and result.complete
+    assert stored_bytes(session) == good + good
