@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -438,52 +438,94 @@ class _NotRecorded(Exception):
     """The record step's conditions did not hold: its transaction is rolled back."""
 
 
-_RECORD_SQL: dict[str, str] = {}
+_RECORD_SQL: dict[tuple[str, bool, bool], str] = {}
 
 
-def _record_sql(connection: Any) -> str:
-    """Add a chunk's bytes to an open session within its size (or the file limit while the size is
-    unknown), INITIATED becoming UPLOADING; RETURNING what completion is judged by."""
-    sql = _RECORD_SQL.get(connection.vendor)
+def _growth_sql(connection: Any, *, completes: bool = False, ours_exists: bool = False) -> str:
+    """The record step's UPDATE of the session row: add a chunk's bytes to an open session within
+    its size (or the file limit while the size is unknown), INITIATED becoming UPLOADING; RETURNING
+    what completion is judged by. ``completes``: the chunk whose bytes complete the upload sets it
+    PROCESSING (sessions whose bytes say so, :func:`_completes_by_bytes`). ``ours_exists``: only
+    while the claim is still ours (:func:`_ours_sql`). Parameters: :func:`_growth_params`."""
+    key = (connection.vendor, completes, ours_exists)
+    sql = _RECORD_SQL.get(key)
     if sql is None:
         meta, qn = UploadSession._meta, connection.ops.quote_name
 
         def col(name: str) -> str:
             return qn(meta.get_field(name).column)
 
-        received, state = col("received_bytes"), col("state")
-        sql = _RECORD_SQL[connection.vendor] = (
-            f"UPDATE {qn(meta.db_table)} SET {received} = {received} + %s, "
-            f"{state} = CASE WHEN {state} = %s THEN %s ELSE {state} END, {col('updated')} = %s "
-            f"WHERE {qn(meta.pk.column)} = %s AND {state} IN (%s, %s)"
-            f" AND {received} + %s <= COALESCE({col('size')}, %s) "
-            f"RETURNING {received}, {state}, {col('size')}, {col('chunk_size')}, {col('chunk_count')}"
+        received, state, size = col("received_bytes"), col("state"), col("size")
+        case = f"CASE WHEN {state} = %s THEN %s ELSE {state} END"
+        if completes:
+            complete = (f"{size} IS NOT NULL AND ({col('chunk_count')} IS NULL"
+                        f" OR {col('chunk_size')} IS NOT NULL) AND {received} + %s >= {size}")
+            case = f"CASE WHEN {complete} THEN %s WHEN {state} = %s THEN %s ELSE {state} END"
+        ours = ""
+        if ours_exists:
+            chunks = qn(UploadChunk._meta.db_table)
+            ours = f" AND EXISTS (SELECT 1 FROM {chunks} WHERE {_ours_sql(connection)})"
+        sql = _RECORD_SQL[key] = (
+            f"UPDATE {qn(meta.db_table)} SET {received} = {received} + %s, {state} = {case},"
+            f" {col('updated')} = %s WHERE {qn(meta.pk.column)} = %s AND {state} IN (%s, %s)"
+            f" AND {received} + %s <= COALESCE({size}, %s){ours}"
+            f" RETURNING {received}, {state}, {size}, {col('chunk_size')}, {col('chunk_count')}"
         )
     return sql
+
+
+def _growth_params(
+    connection: Any, session: UploadSession, size: int, now: Any, *, completes: bool = False,
+    ours: Iterable[Any] = (),
+) -> list[Any]:
+    case = [size, State.PROCESSING] if completes else []
+    return [
+        size, *case, State.INITIATED, State.UPLOADING,
+        connection.ops.adapt_datetimefield_value(now),
+        session.pk, State.INITIATED, State.UPLOADING, size, int(settings.UPLOAD_MAX_FILE_SIZE),
+        *ours,
+    ]
+
+
+def _ours_sql(connection: Any) -> str:
+    """The claim's row while it is still ours: unreceived, and ``created`` as we made it (a newer
+    request that took the claim over gave it a new one). Parameters: :func:`_ours_params`."""
+    meta, qn = UploadChunk._meta, connection.ops.quote_name
+    return (f"{qn(meta.pk.column)} = %s AND {qn(meta.get_field('created').column)} = %s"
+            f" AND {qn(meta.get_field('received').column)} = %s")
+
+
+def _ours_params(connection: Any, claim: UploadChunk) -> list[Any]:
+    created = UploadChunk._meta.get_field("created")
+    return [claim.pk, created.get_db_prep_value(claim.created, connection), False]
+
+
+def _mark_sql(connection: Any, names: tuple[str, ...]) -> str:
+    """Set the fields ``names`` on the claim's row while it is still ours."""
+    meta, qn = UploadChunk._meta, connection.ops.quote_name
+    sets = ", ".join(f"{qn(meta.get_field(name).column)} = %s" for name in names)
+    return f"UPDATE {qn(meta.db_table)} SET {sets} WHERE {_ours_sql(connection)}"
+
+
+def _mark_params(connection: Any, fields: dict[str, Any]) -> list[Any]:
+    meta = UploadChunk._meta
+    return [
+        meta.get_field(name).get_db_prep_save(value, connection) for name, value in fields.items()
+    ]
 
 
 _RECEIVED_SQL: dict[tuple[str, tuple[str, ...]], str] = {}
 
 
 def _mark_received(connection: Any, claim: UploadChunk, fields: dict[str, Any]) -> bool:
-    """Set ``fields`` on the claim's row while it is still ours: unreceived, and ``created`` as we
-    made it (a newer request that took the claim over gave it a new one)."""
-    meta, qn = UploadChunk._meta, connection.ops.quote_name
+    """Set ``fields`` on the claim's row while it is still ours."""
     names = tuple(fields)
     sql = _RECEIVED_SQL.get((connection.vendor, names))
     if sql is None:
-        sets = ", ".join(f"{qn(meta.get_field(name).column)} = %s" for name in names)
-        sql = _RECEIVED_SQL[(connection.vendor, names)] = (
-            f"UPDATE {qn(meta.db_table)} SET {sets} WHERE {qn(meta.pk.column)} = %s"
-            f" AND {qn(meta.get_field('created').column)} = %s"
-            f" AND {qn(meta.get_field('received').column)} = %s"
-        )
-    params = [meta.get_field(name).get_db_prep_save(value, connection)
-              for name, value in fields.items()]
-    params += [claim.pk, meta.get_field("created").get_db_prep_value(claim.created, connection),
-               False]
+        sql = _RECEIVED_SQL[(connection.vendor, names)] = _mark_sql(connection, names)
     with connection.cursor() as cursor:
-        prepared.execute(connection, cursor, sql, params)
+        prepared.execute(connection, cursor, sql,
+                         _mark_params(connection, fields) + _ours_params(connection, claim))
         return cursor.rowcount == 1
 
 
@@ -502,15 +544,11 @@ def _record(
     if _autocommit_postgresql(connection) and lock.held and _completes_by_bytes(session):
         return _record_pg(connection, session, claim, fields, lock)
     now = timezone.now()
-    stamp = connection.ops.adapt_datetimefield_value(now)
-    size = fields["size"]
     try:
         with transaction.atomic():
             with connection.cursor() as cursor:
-                prepared.execute(connection, cursor, _record_sql(connection), [
-                    size, State.INITIATED, State.UPLOADING, stamp, session.pk, State.INITIATED,
-                    State.UPLOADING, size, int(settings.UPLOAD_MAX_FILE_SIZE),
-                ])
+                prepared.execute(connection, cursor, _growth_sql(connection),
+                                 _growth_params(connection, session, fields["size"], now))
                 row = cursor.fetchone()
             if row is None:
                 raise _NotRecorded
@@ -559,33 +597,12 @@ def _record_pg_sql(connection: Any, names: tuple[str, ...]) -> str:
     plain SQL's one way to roll back what it has done, rather than count bytes no chunk holds."""
     sql = _RECORD_PG_SQL.get(names)
     if sql is None:
-        qn = connection.ops.quote_name
-        sm, cm = UploadSession._meta, UploadChunk._meta
-
-        def s(name: str) -> str:
-            return qn(sm.get_field(name).column)
-
-        def c(name: str) -> str:
-            return qn(cm.get_field(name).column)
-
-        received, state, chunk_pk = s("received_bytes"), s("state"), qn(cm.pk.column)
-        size, chunk_size, chunk_count = s("size"), s("chunk_size"), s("chunk_count")
-        ours = f"{chunk_pk} = %s AND {c('created')} = %s AND NOT {c('received')}"
-        sets = ", ".join(f"{c(name)} = %s" for name in names)
-        complete = (f"{size} IS NOT NULL AND ({chunk_count} IS NULL OR {chunk_size} IS NOT NULL)"
-                    f" AND {received} + %s >= {size}")
         sql = _RECORD_PG_SQL[names] = (
-            f"WITH grown AS (UPDATE {qn(sm.db_table)} SET {received} = {received} + %s,"
-            f" {state} = CASE WHEN {complete} THEN %s WHEN {state} = %s THEN %s ELSE {state} END,"
-            f" {s('updated')} = %s"
-            f" WHERE {qn(sm.pk.column)} = %s AND {state} IN (%s, %s)"
-            f" AND {received} + %s <= COALESCE({s('size')}, %s)"
-            f" AND EXISTS (SELECT 1 FROM {qn(cm.db_table)} WHERE {ours})"
-            f" RETURNING {received}, {state}, {s('size')}, {s('chunk_size')}, {s('chunk_count')}),"
-            f" marked AS (UPDATE {qn(cm.db_table)} SET {sets} WHERE {ours}"
-            f" AND EXISTS (SELECT 1 FROM grown) RETURNING 1)"
-            f" SELECT grown.*, 1 / (SELECT count(*) FROM marked)::int,"
-            f" set_config('synchronous_commit', 'off', true) FROM grown"
+            f"WITH grown AS ({_growth_sql(connection, completes=True, ours_exists=True)}),"
+            f" marked AS ({_mark_sql(connection, names)} AND EXISTS (SELECT 1 FROM grown)"
+            " RETURNING 1)"
+            " SELECT grown.*, 1 / (SELECT count(*) FROM marked)::int,"
+            " set_config('synchronous_commit', 'off', true) FROM grown"
         )
     return sql
 
@@ -628,22 +645,14 @@ def _record_pg(
     durable commit would), or keeps it: an upload left PROCESSING is finalized again by beat. The
     data's fsync came before both."""
     now = timezone.now()
-    names = tuple(fields)
-    chunk_meta = UploadChunk._meta
-    size = fields["size"]
-    ours = [claim.pk, chunk_meta.get_field("created").get_db_prep_value(claim.created, connection)]
+    ours = _ours_params(connection, claim)
     params = [
-        size, size, State.PROCESSING, State.INITIATED, State.UPLOADING,
-        connection.ops.adapt_datetimefield_value(now),
-        session.pk, State.INITIATED, State.UPLOADING, size, int(settings.UPLOAD_MAX_FILE_SIZE),
-        *ours,
-        *(chunk_meta.get_field(name).get_db_prep_save(value, connection)
-          for name, value in fields.items()),
-        *ours,
+        *_growth_params(connection, session, fields["size"], now, completes=True, ours=ours),
+        *_mark_params(connection, fields), *ours,
     ]
     try:
         with connection.cursor() as cursor:
-            prepared.execute(connection, cursor, _record_pg_sql(connection, names), params)
+            prepared.execute(connection, cursor, _record_pg_sql(connection, tuple(fields)), params)
             row = cursor.fetchone()
     except DataError as error:
         if getattr(error.__cause__, "sqlstate", None) != "22012":  # division_by_zero: see the SQL

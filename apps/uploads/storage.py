@@ -12,7 +12,6 @@ import hashlib
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import IO, Any
@@ -26,7 +25,6 @@ logger = logging.getLogger("ledgerdoc.uploads")
 
 S3_MIN_PART_SIZE = 5 * 1024 * 1024
 READ_BLOCK = 8 * 1024 * 1024
-WRITER_THREADS = 8  # per process; a request has at most one write in flight
 
 
 class ShortBody(BadRequest):
@@ -291,26 +289,14 @@ class HashingReader:
 # --- Writing chunks ---------------------------------------------------------------------------------
 
 
-_writers: dict[int, ThreadPoolExecutor] = {}
 try:
     import ctypes
 
-    _libc = ctypes.CDLL(None, use_errno=True)
-    _sync_file_range = _libc.sync_file_range
+    _sync_file_range = ctypes.CDLL(None, use_errno=True).sync_file_range
     _sync_file_range.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
-except (OSError, AttributeError):
+except (OSError, AttributeError):  # not Linux
     _sync_file_range = None
-
-
-def _writer_pool() -> ThreadPoolExecutor:
-    """This process's writer threads (made after a fork, never inherited from the parent)."""
-    pool = _writers.get(os.getpid())
-    if pool is None:
-        _writers.clear()
-        pool = _writers[os.getpid()] = ThreadPoolExecutor(
-            max_workers=WRITER_THREADS, thread_name_prefix="upload-writer"
-        )
-    return pool
+SYNC_FILE_RANGE_WRITE = 2
 
 
 def _pwrite_all(fd: int, view: memoryview, position: int) -> None:
@@ -320,55 +306,28 @@ def _pwrite_all(fd: int, view: memoryview, position: int) -> None:
         view = view[written:]
 
 
-def _write_back(fd: int, view: memoryview, position: int) -> None:
-    _pwrite_all(fd, view, position)
-    if _sync_file_range is not None:
-        _sync_file_range(fd, position, len(view), 2)  # SYNC_FILE_RANGE_WRITE: start, don't wait
-
-
 def local_write_at(storage: Any, key: str, offset: int, reader: HashingReader) -> None:
     """Write the body into the session file at ``offset`` (the file is shared by all chunks).
 
-    Receiving and hashing one piece overlaps with writing the piece before it: two buffers, the
-    write done by a writer thread (``pwrite``, ``recv_into`` and SHA-256 all run without the GIL).
-    Every write has finished when this returns or raises, so nothing is written once the caller
-    gives the slot's lock back; a failed write raises here."""
+    Each piece's writeback to the disk is started as soon as it is written (``sync_file_range``,
+    which does not wait), so the closing ``fsync`` waits only for what is still in flight instead
+    of the whole chunk: the disk works while the next pieces arrive."""
     path = local_path(storage, key)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)
-    size = int(getattr(settings, "UPLOAD_READ_BUFFER", 1024 * 1024))
     try:
-        if reader.length is not None and reader.length <= size:  # one piece: nothing to overlap
-            buffer = memoryview(bytearray(max(reader.length, 1)))
-            while count := reader.readinto(buffer):
-                _pwrite_all(fd, buffer[:count], offset)
-                offset += count
-        else:
-            _write_overlapped(fd, offset, reader, size)
+        size = int(getattr(settings, "UPLOAD_READ_BUFFER", 1024 * 1024))
+        if reader.length is not None:
+            size = max(1, min(size, reader.length))
+        buffer = memoryview(bytearray(size))
+        while count := reader.readinto(buffer):
+            _pwrite_all(fd, buffer[:count], offset)
+            if _sync_file_range is not None:
+                _sync_file_range(fd, offset, count, SYNC_FILE_RANGE_WRITE)
+            offset += count
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _write_overlapped(fd: int, position: int, reader: HashingReader, size: int) -> None:
-    buffers = (memoryview(bytearray(size)), memoryview(bytearray(size)))
-    pending: Future | None = None
-    turn = 0
-    try:
-        while True:
-            count = reader.readinto(buffers[turn])  # while the other buffer is being written
-            if pending is not None:
-                pending, done = None, pending
-                done.result()
-            if not count:
-                return
-            pending = _writer_pool().submit(_write_back, fd, buffers[turn][:count], position)
-            position += count
-            turn ^= 1
-    finally:
-        if pending is not None:  # the body failed: its last write still ends before we do
-            with contextlib.suppress(Exception):
-                pending.result()
 
 
 def local_truncate(storage: Any, key: str, size: int) -> None:

@@ -1,17 +1,16 @@
-"""A chunk written to local storage while its next piece is received (``storage.local_write_at``).
+"""A chunk of many pieces written to local storage (``storage.local_write_at``), each piece's
+writeback started as it is written.
 
-Receiving and hashing one piece overlaps with a writer thread's write of the piece before it. What
-a client and the other requests of an upload rely on stays as it was: the bytes on disk are the
-body's, a body that fails leaves no write running once its request has answered (the slot's lock
-is given back after it), a write that fails fails the chunk, and a superseded holder's late pieces
-never land over a newer request's bytes.
+What a client and the other requests of an upload rely on: the bytes on disk are the body's, a
+body that fails leaves no write running once its request has answered (the slot's lock is given
+back after it), a write that fails fails the chunk and it can be sent again, and a superseded
+holder's pieces never land over a newer request's bytes.
 """
 
 from __future__ import annotations
 
 import errno
 import io
-import threading
 import time
 
 import pytest
@@ -29,22 +28,7 @@ pytestmark = [
 
 @pytest.fixture
 def pieces(settings):
-    settings.UPLOAD_READ_BUFFER = 1000  # a 10 kB chunk is ten pieces: every write overlaps
-
-
-@pytest.fixture
-def writes(monkeypatch):
-    """Every piece's write as (start, end, thread name), in the order they ended."""
-    log: list[tuple[float, float, str]] = []
-    real = st._pwrite_all
-
-    def logged(fd, view, position):
-        start = time.monotonic()
-        real(fd, view, position)
-        log.append((start, time.monotonic(), threading.current_thread().name))
-
-    monkeypatch.setattr(st, "_pwrite_all", logged)
-    return log
+    settings.UPLOAD_READ_BUFFER = 1000  # a 10 kB chunk is ten pieces
 
 
 class DropsAfter(io.RawIOBase):
@@ -62,9 +46,7 @@ class DropsAfter(io.RawIOBase):
         return count
 
 
-def test_a_chunk_of_many_pieces_is_written_by_the_writer_thread_byte_for_byte(
-    ctx, storage, pieces, writes
-):
+def test_a_chunk_of_many_pieces_is_written_byte_for_byte(ctx, storage, pieces):
     data = payload(30_000, seed=7)
     session = services.session_create(ctx=ctx, file_name="a", size=30_000, chunk_size=10_000)
     for index in (2, 0, 1):
@@ -73,7 +55,6 @@ def test_a_chunk_of_many_pieces_is_written_by_the_writer_thread_byte_for_byte(
                                        index=index, sha256=sha(part))
         assert result.created and result.chunk.sha256 == sha(part)
     assert stored_bytes(session) == data
-    assert len(writes) == 30 and all(name.startswith("upload-writer") for *_, name in writes)
 
 
 def test_a_body_that_drops_leaves_no_write_running_once_refused(ctx, storage, pieces, monkeypatch):
@@ -82,7 +63,7 @@ def test_a_body_that_drops_leaves_no_write_running_once_refused(ctx, storage, pi
     real = st._pwrite_all
     ended: list[float] = []
 
-    def slow(fd, view, position):  # each write takes longer than receiving the next piece
+    def slow(fd, view, position):  # a slow disk
         try:
             time.sleep(0.05)
             real(fd, view, position)
@@ -143,7 +124,7 @@ def test_a_superseded_holders_late_pieces_never_land_over_the_newer_bytes(
         services.chunk_accept, session=session, stream=stale, length=10_000, index=0
     )
     assert stale.started.wait(10)
-    time.sleep(0.15)  # some of its pieces are written, one is in the writer's hands
+    time.sleep(0.15)  # some of its pieces are written
     result = services.chunk_accept(session=session, stream=io.BytesIO(good), length=10_000, index=0)
     thread.join(20)
     assert isinstance(outcome.get("error"), st.BodySuperseded), outcome
