@@ -82,14 +82,38 @@ class Data:
             self.piece(index)
 
 
+REPORTED = Path("/sys/module/page_reporting/parameters/reported_kib")
+
+
+def reporting_settled(timeout: float = 15.0) -> None:
+    """Wait until the guest has handed its free memory back to the host (virtio-balloon free page
+    reporting), where the kernel does that: until the reported total stops growing."""
+    if not REPORTED.exists():
+        return
+    deadline = time.monotonic() + timeout
+    last, still = REPORTED.read_text(), 0
+    while time.monotonic() < deadline and still < 4:
+        time.sleep(0.25)
+        now = REPORTED.read_text()
+        still = still + 1 if now == last else 0
+        last = now
+
+
 def settle(data: Data) -> bool:
     """Give every measured run the same memory to write into: dirty pages flushed, the clean page
-    cache dropped (root only; answers whether it was), the benchmark data read back in.
+    cache dropped (root only; answers whether it was), the benchmark data read back in, and the
+    memory freed handed back to the host before the run starts.
 
     A chunk's write into the page cache costs what the memory's state makes it cost: measured on
     this machine kind (perf), the kernel's copy into the page cache took 2-3 times longer per byte
-    when free memory had run low, whichever server ran then. Without settling, a run's figure
-    depends on what ran before it, not on the server."""
+    when free memory had run low, whichever server ran then. And this machine kind is a VM whose
+    kernel reports free memory to the host (free page reporting, 2 MiB blocks at once): a page the
+    host has taken back costs a host fault when the page cache takes it again. Dropping the cache
+    frees gigabytes that are reported over the next seconds, so a run started at once wrote into
+    memory still backed for a while, then into memory that was not: which server ran right after
+    a drop, and for how long, decided its figure. Waiting until reporting is done gives every run
+    the same state. Without settling, a run's figure depends on what ran before it, not on the
+    server."""
     os.sync()
     try:
         with open("/proc/sys/vm/drop_caches", "w") as handle:
@@ -98,6 +122,7 @@ def settle(data: Data) -> bool:
     except OSError:
         dropped = False
     data.warm()
+    reporting_settled()
     return dropped
 
 
