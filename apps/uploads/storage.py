@@ -300,8 +300,10 @@ SYNC_FILE_RANGE_WRITE = 2
 
 
 def _pwrite_all(fd: int, view: memoryview, position: int) -> None:
+    """Write ``view`` at ``position`` in writes of at most ``UPLOAD_WRITE_PIECE`` bytes."""
+    piece = max(4096, int(getattr(settings, "UPLOAD_WRITE_PIECE", 128 * 1024)))
     while view:
-        written = os.pwrite(fd, view, position)
+        written = os.pwrite(fd, view[:piece], position)
         position += written
         view = view[written:]
 

@@ -15,6 +15,7 @@ import os
 
 SINK_DIR = os.environ.get("SINK_DIR", "/tmp")
 BLOCK = int(os.environ.get("UPLOAD_READ_BUFFER") or 1024 * 1024)  # same pieces as the engine
+WRITE = int(os.environ.get("UPLOAD_WRITE_PIECE") or 128 * 1024)  # and the same writes
 
 
 def _length(environ) -> int:
@@ -42,8 +43,11 @@ def application(environ, start_response):
             if not data:
                 break
             digest.update(data)
-            os.pwrite(fd, data, position)
-            position += len(data)
+            view = memoryview(data)
+            while view:
+                written = os.pwrite(fd, view[:WRITE], position)
+                position += written
+                view = view[written:]
             remaining -= len(data)
         os.fsync(fd)
     finally:

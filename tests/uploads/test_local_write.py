@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import io
+import os
 import time
 
 import pytest
@@ -130,3 +131,23 @@ def test_a_superseded_holders_late_pieces_never_land_over_the_newer_bytes(
     assert isinstance(outcome.get("error"), st.BodySuperseded), outcome
     assert result.created and result.complete
     assert stored_bytes(session) == good + good
+
+
+def test_a_piece_goes_to_the_file_in_writes_of_at_most_the_write_piece(
+    ctx, storage, settings, monkeypatch
+):
+    settings.UPLOAD_READ_BUFFER = 64 * 1024
+    settings.UPLOAD_WRITE_PIECE = 4096
+    sizes: list[int] = []
+    real = os.pwrite
+
+    def counted(fd, data, position):
+        sizes.append(len(data))
+        return real(fd, data, position)
+
+    monkeypatch.setattr(os, "pwrite", counted)
+    data = payload(200_000, seed=11)
+    session = services.session_create(ctx=ctx, file_name="a", size=200_000, chunk_size=200_000)
+    services.chunk_accept(session=session, stream=io.BytesIO(data), length=200_000, index=0)
+    assert sum(sizes) == 200_000 and max(sizes) == 4096
+    assert stored_bytes(session) == data
