@@ -160,8 +160,8 @@ def machine_limits(work: Path, size: int) -> dict[str, float]:
     try:
         piece = int(os.environ.get("UPLOAD_WRITE_PIECE") or 128 * 1024)  # the engine's writes
         for n in range(total // MiB):
-            for start in range(0, MiB, piece):
-                os.pwrite(fd, block[start:start + piece], n * MiB + start)
+            for at in range(0, MiB, piece):
+                os.pwrite(fd, block[at:at + piece], n * MiB + at)
             if (n + 1) % 8 == 0:
                 os.fsync(fd)  # per 8 MiB chunk, as the sink does
         os.fsync(fd)
