@@ -96,6 +96,6 @@ def test_deferred_length_from_a_stream(stack, token, tmp_path):
 
 
 def test_abort_mid_patch_and_resume_at_once_without_retries(stack, token, tmp_path):
-    data = payload(48 * 1024 * 1024, seed=34)
+    data = payload(128 * 1024 * 1024, seed=34)  # long enough to be aborted a third of the way in
     url = client("abort-resume", stack, token, data, tmp_path)
     assert read_back(url, token) == data
