@@ -299,9 +299,12 @@ except (OSError, AttributeError):  # not Linux
 SYNC_FILE_RANGE_WRITE = 2
 
 
-def _pwrite_all(fd: int, view: memoryview, position: int) -> None:
-    """Write ``view`` at ``position`` in writes of at most ``UPLOAD_WRITE_PIECE`` bytes."""
-    piece = max(4096, int(getattr(settings, "UPLOAD_WRITE_PIECE", 128 * 1024)))
+def _write_piece() -> int:
+    return max(4096, int(getattr(settings, "UPLOAD_WRITE_PIECE", 128 * 1024)))
+
+
+def _pwrite_all(fd: int, view: memoryview, position: int, piece: int) -> None:
+    """Write ``view`` at ``position`` in writes of at most ``piece`` bytes."""
     while view:
         written = os.pwrite(fd, view[:piece], position)
         position += written
@@ -322,8 +325,9 @@ def local_write_at(storage: Any, key: str, offset: int, reader: HashingReader) -
         if reader.length is not None:
             size = max(1, min(size, reader.length))
         buffer = memoryview(bytearray(size))
+        piece = _write_piece()
         while count := reader.readinto(buffer):
-            _pwrite_all(fd, buffer[:count], offset)
+            _pwrite_all(fd, buffer[:count], offset, piece)
             if _sync_file_range is not None:
                 _sync_file_range(fd, offset, count, SYNC_FILE_RANGE_WRITE)
             offset += count

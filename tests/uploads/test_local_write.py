@@ -64,10 +64,10 @@ def test_a_body_that_drops_leaves_no_write_running_once_refused(ctx, storage, pi
     real = st._pwrite_all
     ended: list[float] = []
 
-    def slow(fd, view, position):  # a slow disk
+    def slow(fd, view, position, piece):  # a slow disk
         try:
             time.sleep(0.05)
-            real(fd, view, position)
+            real(fd, view, position, piece)
         finally:  # a write that failed ended too (a closed descriptor)
             ended.append(time.monotonic())
 
@@ -90,11 +90,11 @@ def test_a_failed_write_fails_the_chunk_and_the_chunk_can_be_sent_again(
     real = st._pwrite_all
     calls = {"n": 0}
 
-    def full_disk(fd, view, position):
+    def full_disk(fd, view, position, piece):
         calls["n"] += 1
         if calls["n"] == 3:
             raise OSError(errno.ENOSPC, "No space left on device")
-        real(fd, view, position)
+        real(fd, view, position, piece)
 
     monkeypatch.setattr(st, "_pwrite_all", full_disk)
     with pytest.raises(OSError) as failed:
@@ -114,10 +114,10 @@ def test_a_superseded_holders_late_pieces_never_land_over_the_newer_bytes(
     services.chunk_accept(session=session, stream=io.BytesIO(good), length=10_000, index=1)
     real = st._pwrite_all
 
-    def slow_for_stale(fd, view, position):  # the stale holder's disk is slow
+    def slow_for_stale(fd, view, position, piece):  # the stale holder's disk is slow
         if bytes(view[:1]) == b"Z":
             time.sleep(0.1)
-        real(fd, view, position)
+        real(fd, view, position, piece)
 
     monkeypatch.setattr(st, "_pwrite_all", slow_for_stale)
     stale = SlowBody(b"Z" * 10_000, piece=1000, pause=0.02)
