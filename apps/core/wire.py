@@ -63,6 +63,21 @@ def parse_int(
     return number
 
 
+def header_int(
+    request: Any, name: str, *, required: bool = False, default: int | None = None, minimum: int = 0
+) -> int | None:
+    """The integer in the request header ``name``, parsed by :func:`parse_int` (ASCII digits, no
+    sign): ``default`` when the header is absent or blank, a 400 problem when it is ``required``
+    then, or when it holds anything but an integer of at least ``minimum``. Every dialect reads
+    its integer headers (``Upload-Offset``, ``X-File-Size``, ``X-Total-Chunks``, ...) here."""
+    raw = request.headers.get(name)
+    if raw is None or raw.strip(_OWS) == "":
+        if required:
+            raise BadRequest(f"The {name} header is required.", code="header_required")
+        return default
+    return parse_int(raw, f"Header {name}", minimum=minimum)
+
+
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
 
 

@@ -31,9 +31,9 @@ from apps.dms.content import SNIFF_BYTES, content_type_sniff, file_name_sanitize
 from apps.dms.models import Archive, DMSFile, Image, Thumbnail, ThumbnailStatus
 from apps.dms.selectors import dms_files_qs
 from apps.dms.thumbnails import thumbnail_supported, thumbnails_render
+from apps.uploads import ingest, stored_files
 from apps.uploads import selectors as upload_selectors
 from apps.uploads import services as upload_services
-from apps.uploads import stored_files
 
 logger = logging.getLogger("ledgerdoc.dms")
 
@@ -388,7 +388,7 @@ def attachment_add_bytes(
         name=name,
     ).exists():
         raise Conflict(f"An attachment named '{name}' already exists.", code="attachment_exists")
-    session = upload_services.session_from_stream(ctx=ctx, stream=io.BytesIO(data), size=len(data), file_name=name)
+    session = ingest.session_from_stream(ctx=ctx, stream=io.BytesIO(data), size=len(data), file_name=name)
     try:
         stored_file = upload_stored_file(session)
         return attachment_add(
@@ -530,7 +530,7 @@ def attachments_add_zip(
             for entry in entries:
                 try:
                     with archive.open(entry.info) as stream:
-                        session = upload_services.session_from_stream(
+                        session = ingest.session_from_stream(
                             ctx=ctx, stream=stream, size=entry.size, file_name=entry.name,
                         )
                 except _ZIP_STREAM_ERRORS as error:  # a corrupt entry, found while it is stored

@@ -175,18 +175,18 @@ def test_zip_corrupt_entry_found_while_storing_attaches_nothing_and_frees_bytes(
         garden_user, joe, local_storage, monkeypatch):
     """The headers pass; the second entry's bytes are corrupt, found only while it is streamed to
     storage after the first entry was stored: 400, no attachment, the stored bytes freed."""
-    from apps.uploads import services as upload_services
+    from apps.uploads import ingest
     from apps.uploads.models import StoredFile
 
     stored = []
-    real = upload_services.session_from_stream
+    real = ingest.session_from_stream
 
     def spying(**kwargs):
         session = real(**kwargs)
         stored.append(kwargs["file_name"])
         return session
 
-    monkeypatch.setattr(upload_services, "session_from_stream", spying)
+    monkeypatch.setattr(ingest, "session_from_stream", spying)
     good = _zip([("a.txt", os.urandom(3000)), ("b.txt", os.urandom(3000))])
     body = _refused(local_storage, garden_user, joe, _corrupt_second_entry(good), 400,
                     storing=True)
@@ -201,12 +201,12 @@ def test_zip_corrupt_entry_found_while_storing_attaches_nothing_and_frees_bytes(
 
 def test_zip_storage_errors_are_not_a_bad_zip(garden_user, joe, local_storage, monkeypatch):
     """Only a corrupt archive answers 400: a storage failure stays a real error."""
-    from apps.uploads import services as upload_services
+    from apps.uploads import ingest
 
     def failing(**kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(upload_services, "session_from_stream", failing)
+    monkeypatch.setattr(ingest, "session_from_stream", failing)
     assert _post_zip(garden_user, joe, _zip([("a.txt", b"a")])).status_code == 500
 
 

@@ -23,7 +23,7 @@ from django.db import connection
 from django.utils import timezone
 
 from apps.core.errors import NotReady
-from apps.uploads import batches, finalize, locks, purge, services, stored_files, stores
+from apps.uploads import batches, finalize, ingest, locks, purge, services, stored_files, stores
 from apps.uploads import storage as st
 from apps.uploads.models import StoredFile, UploadChunk, UploadSession
 from tests.uploads.conftest import payload, sha
@@ -206,7 +206,7 @@ def test_the_same_content_of_two_tenants_is_two_files(ctx, storage):
     data = payload(1500, seed=5)
     sessions = []
     for who in (ctx, other):
-        session = services.stored_file_from_stream(
+        session = ingest.stored_file_from_stream(
             ctx=who, stream=io.BytesIO(data), length=len(data), file_name="same.bin"
         )
         session.refresh_from_db()

@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from apps.core.errors import ApplicationError, Conflict, Gone, NotFound
-from apps.uploads import batches, purge, selectors, services, stored_files
+from apps.uploads import batches, ingest, purge, selectors, services, stored_files
 from apps.uploads import storage as st
 from apps.uploads.models import StoredFile, UploadSession
 from tests.uploads.conftest import payload, sha
@@ -65,8 +65,8 @@ def test_chunk_count_without_chunk_size_is_staged_and_composed(ctx, storage):
 
 def test_one_shot_stored_file_and_content_sniffing(ctx, storage):
     png = b"\x89PNG\r\n\x1a\n" + bytes(100)
-    session = services.stored_file_from_stream(ctx=ctx, stream=io.BytesIO(png), length=len(png),
-                                               file_name="pic")
+    session = ingest.stored_file_from_stream(ctx=ctx, stream=io.BytesIO(png), length=len(png),
+                                             file_name="pic")
     assert session.state == "COMPLETED"
     assert session.stored_file.content_type == "image/png"
 
@@ -133,8 +133,8 @@ def test_session_keeps_its_storage_when_settings_change(ctx, storage, settings, 
 
 
 def test_release_to_zero_frees_bytes(ctx, storage):
-    session = services.stored_file_from_stream(ctx=ctx, stream=io.BytesIO(b"hello"), length=5,
-                                               file_name="h.txt")
+    session = ingest.stored_file_from_stream(ctx=ctx, stream=io.BytesIO(b"hello"), length=5,
+                                             file_name="h.txt")
     stored = session.stored_file
     store = stored_files.stored_file_storage_of(stored)
     assert st.exists(store, stored.storage_backend, stored.storage_key)

@@ -18,17 +18,11 @@ from rest_framework.views import APIView
 from apps.core.context import get_context
 from apps.core.errors import BadRequest, NotFound
 from apps.core.openapi import problems
+from apps.core.wire import header_int
 from apps.dms import selectors, services
 from apps.dms.access import record_resolve
 from apps.dms.content import file_name_sanitize
-from apps.dms.dialects.common import (
-    field_bool,
-    field_ref,
-    field_str,
-    header_int,
-    json_object,
-    raw_body,
-)
+from apps.dms.dialects.common import field_bool, field_ref, field_str, json_object, raw_body
 from apps.dms.downloads import file_response
 from apps.dms.models import DMSFile
 from apps.uploads import selectors as upload_selectors
@@ -95,7 +89,7 @@ class AxelorUploadView(APIView):
     def post(self, request: Request) -> Response:
         ctx = get_context(request)
         offset = header_int(request, "X-File-Offset", default=0)
-        size = header_int(request, "X-File-Size")
+        size = header_int(request, "X-File-Size", required=True)
         stream, length = raw_body(request)
         if offset + length > size:
             raise BadRequest("X-File-Offset + Content-Length exceeds X-File-Size.",

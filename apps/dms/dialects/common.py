@@ -1,23 +1,16 @@
-"""Wire helpers the document dialects share: raw request bodies, integer headers, and JSON body
-fields with their types checked (a wrong type is a 400, never a ``str()`` of it)."""
+"""Wire helpers the document dialects share: raw request bodies, integer query parameters, and
+JSON body fields with their types checked (a wrong type is a 400, never a ``str()`` of it).
+Integer headers: :func:`apps.core.wire.header_int`."""
 
 from __future__ import annotations
 
-from typing import IO, Any
+from typing import Any
 
 from django.conf import settings
 
 from apps.core.errors import BadRequest, PayloadTooLarge
 from apps.core.wire import parse_int
-
-
-def header_int(request: Any, name: str, *, default: int | None = None, minimum: int = 0) -> int:
-    raw = request.headers.get(name)
-    if raw is None or raw == "":
-        if default is None:
-            raise BadRequest(f"Header {name} is required.", code="header_required")
-        return default
-    return _wire_int(raw, f"Header {name}", minimum, "header_invalid")
+from apps.uploads.wire import request_body_stream
 
 
 def query_int(request: Any, name: str, *, default: int | None = None, minimum: int = 0) -> int:
@@ -36,8 +29,11 @@ def _wire_int(raw: str, what: str, minimum: int, code: str) -> int:
         raise BadRequest(exc.detail, code=code) from None
 
 
-def raw_body(request: Any) -> tuple[IO[bytes], int]:
-    """The request's body as a stream (never read whole here) and its announced length."""
+def raw_body(request: Any) -> tuple[Any, int]:
+    """The request's body as a stream and its announced length, at most one engine chunk.
+
+    The body is never read here: :func:`apps.uploads.wire.request_body_stream` hands the engine
+    the stream it reads fastest (under gunicorn, straight from the client's socket)."""
     raw_length = request.META.get("CONTENT_LENGTH") or ""
     if raw_length == "":
         raise BadRequest("Content-Length is required.", code="length_required")
@@ -47,7 +43,8 @@ def raw_body(request: Any) -> tuple[IO[bytes], int]:
         raise BadRequest("Content-Length is invalid.", code="length_invalid") from None
     if length > settings.UPLOAD_MAX_CHUNK_SIZE:
         raise PayloadTooLarge(f"A chunk may have at most {settings.UPLOAD_MAX_CHUNK_SIZE} bytes.")
-    return request._request, length
+    stream, _ = request_body_stream(request)
+    return stream, length
 
 
 def json_object(value: Any, what: str = "The body") -> dict[str, Any]:

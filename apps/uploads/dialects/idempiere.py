@@ -24,7 +24,7 @@ from apps.core import signing
 from apps.core.context import get_context
 from apps.core.downloads import file_response, open_storage_range, stream_pieces
 from apps.core.errors import BadRequest, Conflict, NotReady, PayloadTooLarge
-from apps.core.wire import parse_int
+from apps.core.wire import header_int, parse_int
 from apps.uploads import selectors, services, stored_files
 from apps.uploads.models import UploadSession
 from apps.uploads.serializers import (
@@ -238,13 +238,12 @@ class UploadChunkView(APIView):
         session = _session_of(request, upload_id, "PUT")
         if chunk_order < 1:
             raise BadRequest("chunkOrder is 1-based.")
-        total = request.headers.get("X-Total-Chunks")
-        if total not in (None, ""):
-            total_int = parse_int(total, "X-Total-Chunks")
-            if session.chunk_count is not None and total_int != session.chunk_count:
-                raise BadRequest(
-                    f"X-Total-Chunks is {total_int} but this upload has {session.chunk_count} chunks."
-                )
+        total = header_int(request, "X-Total-Chunks")
+        if total is not None and session.chunk_count is not None and total != session.chunk_count:
+            raise BadRequest(
+                f"X-Total-Chunks is {total} but this upload has {session.chunk_count} chunks."
+            )
+        # The body is chunk ``chunkOrder`` of the client's layout, exactly: one engine chunk.
         stream, length = request_body_stream(request)
         result = services.chunk_accept(
             session=session,

@@ -14,7 +14,6 @@ import re
 from typing import Any
 from urllib.parse import unquote
 
-from django.conf import settings
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -24,8 +23,8 @@ from rest_framework.views import APIView
 
 from apps.core.context import get_context
 from apps.core.errors import BadRequest, Conflict, NotFound
-from apps.core.wire import parse_int
-from apps.uploads import batches, selectors, services
+from apps.core.wire import header_int
+from apps.uploads import batches, ingest, selectors, services
 from apps.uploads.models import Batch, UploadSession
 from apps.uploads.serializers import AnyRawBodyParser, RawBodyParser
 from apps.uploads.wire import request_body_stream
@@ -63,15 +62,6 @@ class BatchFileOut(serializers.Serializer):
 
 
 # --- Wire parsing ------------------------------------------------------------------------------------
-
-
-def _header_int(request: Any, name: str, *, required: bool = False) -> int | None:
-    raw = request.headers.get(name)
-    if raw is None or raw.strip() == "":
-        if required:
-            raise BadRequest(f"The {name} header is required.")
-        return None
-    return parse_int(raw, name, minimum=0)
 
 
 def _file_name(request: Any) -> str:
@@ -202,7 +192,7 @@ class BatchFileView(APIView):
         upload_type = (request.headers.get("X-Upload-Type") or "normal").strip().lower()
         if upload_type not in ("normal", "chunked"):
             raise BadRequest("X-Upload-Type must be 'normal' or 'chunked'.")
-        size = _header_int(request, "X-File-Size")
+        size = header_int(request, "X-File-Size")
         name = _file_name(request)
         content_type = (request.headers.get("X-File-Type") or "").strip()
         body: dict[str, Any] = {"batchId": str(batch.uid), "fileIdx": file_idx,
@@ -212,33 +202,26 @@ class BatchFileView(APIView):
             if size is not None and length is not None and size != length:
                 raise BadRequest(f"X-File-Size is {size} but the body has {length} bytes.")
             # A body larger than one engine chunk is taken as consecutive chunks of one session.
-            max_chunk = int(settings.UPLOAD_MAX_CHUNK_SIZE)
-            chunk_size = max_chunk if length is not None and length > max_chunk else None
+            chunk_size, chunk_count = ingest.body_layout(length)
             session = services.session_create(
                 ctx=ctx, file_name=name, content_type=content_type,
                 size=length if length is not None else size, chunk_size=chunk_size,
-                chunk_count=None if chunk_size else 1, dialect="nuxeo",
+                chunk_count=chunk_count, dialect="nuxeo",
                 batch=batch, batch_index=file_idx, meta={"uploadType": "normal"},
             )
             try:
-                received = 0
-                for index in range(session.chunk_count or 1):
-                    piece = None if length is None else min(length - received, chunk_size or length)
-                    result = services.chunk_accept(
-                        session=session, stream=stream, length=piece, index=index
-                    )
-                    received += result.chunk.size
+                result = ingest.body_accept(session=session, stream=stream, length=length, index=0)
                 if result.session.size is None:
-                    services.session_declare_size(session=result.session, size=received)
+                    services.session_declare_size(session=result.session, size=result.received)
             except BaseException:
                 services.session_cancel(session=session)
                 raise
             batches.batch_slot_replace(batch=batch, batch_index=file_idx, keep=session)
-            body["uploadedSize"] = received
+            body["uploadedSize"] = result.received
             return Response(body, status=201)
 
-        index = _header_int(request, "X-Upload-Chunk-Index", required=True)
-        count = _header_int(request, "X-Upload-Chunk-Count", required=True)
+        index = header_int(request, "X-Upload-Chunk-Index", required=True)
+        count = header_int(request, "X-Upload-Chunk-Count", required=True)
         if count < 1:
             raise BadRequest("X-Upload-Chunk-Count must be at least 1.")
         if index >= count:

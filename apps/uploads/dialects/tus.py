@@ -35,8 +35,8 @@ from apps.core.errors import (
     PreconditionFailed,
     UnsupportedMediaType,
 )
-from apps.core.wire import parse_int
-from apps.uploads import selectors, services, stored_files, wire
+from apps.core.wire import header_int
+from apps.uploads import ingest, selectors, services, stored_files, wire
 from apps.uploads.models import UploadSession
 from apps.uploads.serializers import AnyRawBodyParser
 from apps.uploads.wire import request_body_stream
@@ -76,13 +76,6 @@ class AllowOptions(HasRequestContext):
 
 
 # --- Wire parsing ------------------------------------------------------------------------------------
-
-
-def _header_int(request: Any, name: str) -> int | None:
-    raw = request.headers.get(name)
-    if raw is None:
-        return None
-    return parse_int(raw, name)
 
 
 def parse_metadata(raw: str | None) -> dict[str, str]:
@@ -139,28 +132,20 @@ def _has_body(request: Any) -> bool:
 
 def _accept(session: UploadSession, request: Any, offset: int,
             checksum: tuple[str, str] | None) -> UploadSession:
-    """Append the request body at ``offset``; a checksum mismatch answers 460 (nothing kept)."""
+    """Append the request body at ``offset``; a checksum mismatch answers 460 (nothing kept).
+
+    tus clients often send a whole file in one PATCH: the engine takes it as consecutive chunks
+    (a body with Upload-Checksum must fit one engine chunk: 413). A PATCH whose connection drops
+    keeps the bytes that arrived (tus core: the client resumes from the offset HEAD answers).
+    While the length is deferred the engine bounds the upload by Tus-Max-Size."""
     stream, length = request_body_stream(request)
-    # (While the length is deferred the engine bounds the upload by Tus-Max-Size.)
-    # tus clients often send a whole file in one PATCH: without a checksum to verify over the
-    # whole body, one larger than an engine chunk is appended as consecutive chunks.
     if session.size is not None and length is not None and offset + length > session.size:
         raise PayloadTooLarge("The body goes beyond Upload-Length.")
-    max_chunk = int(settings.UPLOAD_MAX_CHUNK_SIZE)
-    pieces = [length]
-    if length is not None and length > max_chunk and checksum is None:
-        pieces = [min(max_chunk, length - start) for start in range(0, length, max_chunk)]
     try:
-        for piece in pieces:
-            # A PATCH whose connection drops keeps the bytes that arrived (tus core: the client
-            # resumes from the offset HEAD answers).
-            result = services.chunk_accept(
-                session=session, stream=stream, length=piece, offset=offset, checksum=checksum,
-                partial_ok=True,
-            )
-            offset = result.session.received_bytes
-            if piece is not None and result.chunk.size < piece:
-                break  # the body ended early
+        result = ingest.body_accept(
+            session=session, stream=stream, length=length, offset=offset, checksum=checksum,
+            partial_ok=True,
+        )
     except services.ChecksumMismatch as error:
         raise TusChecksumMismatch(error.detail) from None
     return result.session
@@ -286,7 +271,7 @@ class TusCreateView(TusView):
         concat = parse_concat(request.headers.get("Upload-Concat"))
         if concat is not None and concat[0] == "final":
             return self._create_final(request, ctx, concat[1])
-        size = _header_int(request, "Upload-Length")
+        size = header_int(request, "Upload-Length")
         defer = request.headers.get("Upload-Defer-Length")
         if defer is not None and defer.strip() != "1":
             raise BadRequest("Upload-Defer-Length must be 1.")
@@ -435,10 +420,8 @@ class TusUploadView(TusView):
             raise Forbidden("A final upload is made of its partial uploads; it takes no PATCH.")
         if _media_type(request) != OFFSET_STREAM:
             raise UnsupportedMediaType(f"PATCH bodies must be {OFFSET_STREAM}.")
-        offset = _header_int(request, "Upload-Offset")
-        if offset is None:
-            raise BadRequest("Upload-Offset is required.")
-        size = _header_int(request, "Upload-Length")
+        offset = header_int(request, "Upload-Offset", required=True)
+        size = header_int(request, "Upload-Length")
         checksum = parse_checksum(request.headers.get("Upload-Checksum"))
         session = services.session_quiesce(session=session)
         if offset != session.received_bytes:
