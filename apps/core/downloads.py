@@ -13,7 +13,6 @@ that starts at or beyond the end (or a zero-length suffix) answers 416 with
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Callable, Iterator
 from typing import IO, Any
@@ -28,6 +27,7 @@ from django.http import (
 )
 
 from apps.core.errors import PROBLEM_CONTENT_TYPE, problem_body
+from apps.core.storage import is_s3, open_range
 
 READ_PIECE = 256 * 1024
 PRESIGNED_SECONDS = 60
@@ -123,25 +123,10 @@ def stream_pieces(handle: IO[bytes], length: int, piece: int = READ_PIECE) -> It
         handle.close()
 
 
-def is_s3(storage: Any) -> bool:
-    return bool(getattr(storage, "bucket_name", None)) and hasattr(storage, "connection")
-
-
 def open_storage_range(storage: Any, key: str, start: int, length: int, size: int) -> IO[bytes]:
-    """A reader over ``length`` bytes of ``key`` from ``start``: a ranged GetObject on S3 (never
-    the S3File of django-storages, which spools the whole object), a seek elsewhere."""
-    if length <= 0:
-        return io.BytesIO(b"")
-    if is_s3(storage):
-        client = storage.connection.meta.client
-        extra = {} if start == 0 and length >= size else {
-            "Range": f"bytes={start}-{start + length - 1}"
-        }
-        return client.get_object(Bucket=storage.bucket_name, Key=key, **extra)["Body"]
-    handle = storage.open(key, "rb")
-    if start:
-        handle.seek(start)
-    return handle
+    """A reader over ``length`` bytes of ``key`` from ``start`` (a ranged GetObject on S3, a seek
+    elsewhere): :func:`apps.core.storage.open_range`; a failing S3 answers 503."""
+    return open_range(storage, key, start, length, size)
 
 
 def presigned_get(storage: Any, key: str, file_name: str, content_type: str, inline: bool) -> str:

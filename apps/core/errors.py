@@ -7,6 +7,7 @@ Domain code raises an :class:`ApplicationError` subclass; DRF's own exceptions, 
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
 from typing import Any
@@ -109,8 +110,29 @@ class Unprocessable(ApplicationError):
     status, title, code = 422, "Unprocessable Content", "unprocessable"
 
 
+class InsufficientStorage(ApplicationError):
+    """The disk (or quota) holding the bytes is full: nothing of them was kept; send them again
+    once space is freed."""
+
+    status, title, code = 507, "Insufficient Storage", "insufficient_storage"
+
+
 class ServiceUnavailable(ApplicationError):
     status, title, code = 503, "Service Unavailable", "unavailable"
+
+
+class StorageUnavailable(ServiceUnavailable):
+    """The file storage refused or failed a request (S3 down, throttling): retry later."""
+
+    code = "storage_unavailable"
+
+    def __init__(self, detail: Any = None, *, retry_after: int = 5, **kwargs: Any) -> None:
+        headers = {"Retry-After": str(retry_after), **kwargs.pop("headers", {})}
+        super().__init__(detail, headers=headers, **kwargs)
+
+
+# Written bytes that found the disk or the quota full, wherever the write was.
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 def _printable(value: Any) -> Any:
@@ -191,6 +213,13 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
             headers["Retry-After"] = str(max(1, math.ceil(wait)))
         title = _DRF_TITLES.get(status, "Error")
         return problem_response(status, title, _flatten_detail(exc.detail), headers)
+    if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
+        # The storage layer says so itself; this covers writes outside it (request temp files).
+        logger.warning("Storage full in %s: %s", context.get("view"), exc)
+        return problem_response(
+            InsufficientStorage.status, InsufficientStorage.title,
+            "The server has no storage space left for this request; try again later.",
+        )
     logger.exception("Unhandled error in %s", context.get("view"))
     return problem_response(500, "Internal Server Error", "An unexpected error occurred.")
 

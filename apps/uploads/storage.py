@@ -1,31 +1,48 @@
-"""Where upload bytes go: the one module that knows local files and S3 specifics.
+"""Upload bytes on their way in: request bodies read, hashed and bounded; where they go.
 
-A session records its storage as (alias, backend, location) so any web node or worker, whatever its
-own settings, reads and writes the same place. Local: a directory (a shared volume in production);
-S3: a bucket, used through the boto3 client of django-storages' ``S3Storage``.
+Storage itself (local files, S3, what a full disk or a failing S3 means) is
+:mod:`apps.core.storage`, the one module that touches it; its names the engine calls are
+re-exported here. What is the engine's own: reading a request body in bounded pieces while hashing
+it (:class:`HashingReader`), the idle timeout of those reads, and where new sessions go
+(:func:`current_place`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import logging
-import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from functools import lru_cache
-from typing import IO, Any
+from typing import Any
 
 from django.conf import settings
-from django.core.files.storage import FileSystemStorage, storages
 
 from apps.core.errors import BadRequest, Conflict, PayloadTooLarge
+from apps.core.storage import (
+    READ_BLOCK,
+    S3_MIN_PART_SIZE,
+    Backend,
+    Place,
+    delete,
+    delete_prefix,
+    exists,
+    local_move,
+    local_path,
+    objects_for,
+    open_read,
+    place_of,
+    s3_abort,
+    s3_list_multipart_uploads,
+    sha256_of,
+    size_of,
+    storage_for,
+)
 
-logger = logging.getLogger("ledgerdoc.uploads")
-
-S3_MIN_PART_SIZE = 5 * 1024 * 1024
-READ_BLOCK = 8 * 1024 * 1024
-
+__all__ = [
+    "READ_BLOCK", "S3_MIN_PART_SIZE", "Backend", "BodySuperseded", "HashingReader", "Place",
+    "ShortBody", "body_idle_timeout", "current_place", "delete", "delete_prefix", "exists",
+    "local_move", "local_path", "objects_for", "open_read", "request_socket", "s3_abort",
+    "s3_list_multipart_uploads", "sha256_of", "size_of", "storage_for", "write_sizes",
+]
 
 class ShortBody(BadRequest):
     code = "short_body"
@@ -35,6 +52,20 @@ class BodySuperseded(Conflict):
     """A newer request for the same chunk asked this one to stop (lock release)."""
 
     code = "superseded"
+
+
+def current_place() -> Place:
+    """The storage new sessions use: ``UPLOAD_STORAGE_ALIAS`` (default ``default``)."""
+    return place_of(getattr(settings, "UPLOAD_STORAGE_ALIAS", "default"))
+
+
+def write_sizes() -> dict[str, int]:
+    """How a body goes to a local file: read ``UPLOAD_READ_BUFFER`` at a time, written in
+    writes of ``UPLOAD_WRITE_PIECE`` (128 KiB: larger writes into the page cache ran slower)."""
+    return {
+        "buffer_size": int(getattr(settings, "UPLOAD_READ_BUFFER", 1024 * 1024)),
+        "piece": max(4096, int(getattr(settings, "UPLOAD_WRITE_PIECE", 128 * 1024))),
+    }
 
 
 def _dropped_message(error: BaseException, count: int) -> str:
@@ -75,90 +106,6 @@ def body_idle_timeout(stream: Any) -> Iterator[None]:
     finally:
         with contextlib.suppress(OSError):
             sock.settimeout(previous)
-
-
-@dataclass(frozen=True)
-class Place:
-    alias: str
-    backend: str  # "local" | "s3"
-    location: str  # directory or bucket
-
-
-def _describe(storage: Any) -> tuple[str, str]:
-    if isinstance(storage, FileSystemStorage):
-        return "local", str(storage.location)
-    bucket = getattr(storage, "bucket_name", None)
-    if bucket:
-        return "s3", str(bucket)
-    raise RuntimeError(f"Unsupported upload storage {type(storage).__name__}")
-
-
-def current_place() -> Place:
-    """The storage new sessions use: ``UPLOAD_STORAGE_ALIAS`` (default ``default``)."""
-    alias = getattr(settings, "UPLOAD_STORAGE_ALIAS", "default")
-    backend, location = _describe(storages[alias])
-    return Place(alias, backend, location)
-
-
-def storage_for(alias: str, backend: str, location: str) -> Any:
-    """The storage a row recorded: the configured alias when it still matches, else rebuilt."""
-    try:
-        storage = storages[alias]
-        if _describe(storage) == (backend, location):
-            return storage
-    except Exception:  # noqa: BLE001 - alias gone or unsupported: rebuild from the row
-        logger.debug("Storage alias %s unusable; rebuilding %s %s", alias, backend, location)
-    return _rebuilt(backend, location)
-
-
-@lru_cache(maxsize=16)
-def _rebuilt(backend: str, location: str) -> Any:
-    if backend == "local":
-        return FileSystemStorage(location=location)
-    from storages.backends.s3 import S3Storage
-
-    return S3Storage(
-        bucket_name=location,
-        endpoint_url=getattr(settings, "AWS_S3_ENDPOINT_URL", None),
-        access_key=getattr(settings, "AWS_ACCESS_KEY_ID", None),
-        secret_key=getattr(settings, "AWS_SECRET_ACCESS_KEY", None),
-        region_name=getattr(settings, "AWS_S3_REGION_NAME", None),
-        default_acl=None,
-        file_overwrite=True,
-    )
-
-
-def s3_client(storage: Any) -> Any:
-    return storage.connection.meta.client
-
-
-_stream_clients: dict[tuple, Any] = {}
-
-
-def s3_stream_client(storage: Any) -> Any:
-    """A client for streamed request bodies: the payload is not hashed for the signature (that
-    would read the body twice, and it cannot be rewound); our own SHA-256 guards the bytes."""
-    identity = (
-        storage.endpoint_url, storage.region_name, storage.access_key, storage.secret_key,
-        storage.session_profile,
-    )
-    client = _stream_clients.get(identity)
-    if client is None:
-        from botocore.config import Config
-
-        config = storage.client_config.merge(
-            Config(s3={"payload_signing_enabled": False}, retries={"total_max_attempts": 1})
-        )
-        client = storage._create_session().client(
-            "s3", region_name=storage.region_name, use_ssl=storage.use_ssl,
-            endpoint_url=storage.endpoint_url, config=config, verify=storage.verify,
-        )
-        _stream_clients[identity] = client
-    return client
-
-
-def local_path(storage: Any, key: str) -> str:
-    return storage.path(key)
 
 
 # --- Reading request bodies -----------------------------------------------------------------------
@@ -284,267 +231,3 @@ class HashingReader:
     def drain(self) -> None:
         for _ in self.blocks():
             pass
-
-
-# --- Writing chunks ---------------------------------------------------------------------------------
-
-
-try:
-    import ctypes
-
-    _sync_file_range = ctypes.CDLL(None, use_errno=True).sync_file_range
-    _sync_file_range.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
-except (OSError, AttributeError):  # not Linux
-    _sync_file_range = None
-SYNC_FILE_RANGE_WRITE = 2
-
-
-def _write_piece() -> int:
-    return max(4096, int(getattr(settings, "UPLOAD_WRITE_PIECE", 128 * 1024)))
-
-
-def _pwrite_all(fd: int, view: memoryview, position: int, piece: int) -> None:
-    """Write ``view`` at ``position`` in writes of at most ``piece`` bytes."""
-    while view:
-        written = os.pwrite(fd, view[:piece], position)
-        position += written
-        view = view[written:]
-
-
-def local_write_at(storage: Any, key: str, offset: int, reader: HashingReader) -> None:
-    """Write the body into the session file at ``offset`` (the file is shared by all chunks).
-
-    Each piece's writeback to the disk is started as soon as it is written (``sync_file_range``,
-    which does not wait), so the closing ``fsync`` waits only for what is still in flight instead
-    of the whole chunk: the disk works while the next pieces arrive."""
-    path = local_path(storage, key)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)
-    try:
-        size = int(getattr(settings, "UPLOAD_READ_BUFFER", 1024 * 1024))
-        if reader.length is not None:
-            size = max(1, min(size, reader.length))
-        buffer = memoryview(bytearray(size))
-        piece = _write_piece()
-        while count := reader.readinto(buffer):
-            _pwrite_all(fd, buffer[:count], offset, piece)
-            if _sync_file_range is not None:
-                _sync_file_range(fd, offset, count, SYNC_FILE_RANGE_WRITE)
-            offset += count
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def local_truncate(storage: Any, key: str, size: int) -> None:
-    """Cut a session file back to ``size`` bytes: bytes written in place by a body that was then
-    refused (checksum, limit) lie past the received ones and are not part of the upload."""
-    path = local_path(storage, key)
-    if os.path.getsize(path) > size:
-        os.truncate(path, size)
-
-
-def local_write_file(storage: Any, key: str, reader: HashingReader) -> None:
-    path = local_path(storage, key)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
-        with open(tmp, "wb") as handle:
-            handle.writelines(reader.blocks())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-class _BodyAdapter:
-    """A file-like view of a HashingReader for boto3 (it reads in pieces; never seeks back)."""
-
-    def __init__(self, reader: HashingReader):
-        self.reader = reader
-        self.error: BaseException | None = None
-
-    def read(self, size: int = -1) -> bytes:
-        try:
-            return self.reader.read(size if size and size > 0 else READ_BLOCK)
-        except BaseException as error:
-            self.error = error
-            raise
-
-    def call(self, method: Any, **kwargs: Any) -> Any:
-        """Run a boto3 call over this body; our own body errors (short, too long) win."""
-        try:
-            return method(Body=self, **kwargs)
-        except BaseException:
-            if self.error is not None:
-                raise self.error from None
-            raise
-
-    def tell(self) -> int:
-        return self.reader.count
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        if (whence == 0 and offset == self.reader.count) or (whence == 1 and offset == 0):
-            return self.reader.count
-        raise OSError("The request body cannot be rewound.")
-
-
-def s3_put_stream(storage: Any, key: str, reader: HashingReader, length: int) -> None:
-    _BodyAdapter(reader).call(
-        s3_stream_client(storage).put_object,
-        Bucket=storage.bucket_name, Key=key, ContentLength=length,
-    )
-
-
-def s3_create_multipart(storage: Any, key: str, content_type: str = "") -> str:
-    extra = {"ContentType": content_type} if content_type else {}
-    answer = s3_client(storage).create_multipart_upload(
-        Bucket=storage.bucket_name, Key=key, **extra
-    )
-    return answer["UploadId"]
-
-
-def s3_upload_part(
-    storage: Any, key: str, upload_id: str, part_number: int, reader: HashingReader, length: int
-) -> str:
-    answer = _BodyAdapter(reader).call(
-        s3_stream_client(storage).upload_part,
-        Bucket=storage.bucket_name, Key=key, UploadId=upload_id, PartNumber=part_number,
-        ContentLength=length,
-    )
-    return answer["ETag"]
-
-
-def s3_part_copy(
-    storage: Any, key: str, upload_id: str, part_number: int, source_key: str
-) -> str:
-    answer = s3_client(storage).upload_part_copy(
-        Bucket=storage.bucket_name, Key=key, UploadId=upload_id, PartNumber=part_number,
-        CopySource={"Bucket": storage.bucket_name, "Key": source_key},
-    )
-    return answer["CopyPartResult"]["ETag"]
-
-
-def s3_complete(storage: Any, key: str, upload_id: str, parts: list[tuple[int, str]]) -> None:
-    s3_client(storage).complete_multipart_upload(
-        Bucket=storage.bucket_name, Key=key, UploadId=upload_id,
-        MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e} for n, e in parts]},
-    )
-
-
-def s3_abort(storage: Any, key: str, upload_id: str) -> None:
-    try:
-        s3_client(storage).abort_multipart_upload(
-            Bucket=storage.bucket_name, Key=key, UploadId=upload_id
-        )
-    except Exception:  # noqa: BLE001 - already completed or aborted
-        logger.debug("Multipart upload %s of %s was already gone", upload_id, key)
-
-
-def s3_multipart_exists(storage: Any, key: str, upload_id: str) -> bool:
-    try:
-        s3_client(storage).list_parts(Bucket=storage.bucket_name, Key=key, UploadId=upload_id)
-    except Exception:  # noqa: BLE001
-        return False
-    return True
-
-
-def s3_list_multipart_uploads(storage: Any, prefix: str) -> list[tuple[str, str, Any]]:
-    """(key, upload id, initiated) of the bucket's unfinished multipart uploads under ``prefix``."""
-    client = s3_client(storage)
-    found = []
-    kwargs: dict[str, Any] = {"Bucket": storage.bucket_name, "Prefix": prefix}
-    while True:
-        answer = client.list_multipart_uploads(**kwargs)
-        for upload in answer.get("Uploads", []):
-            found.append((upload["Key"], upload["UploadId"], upload.get("Initiated")))
-        if not answer.get("IsTruncated"):
-            return found
-        kwargs["KeyMarker"] = answer.get("NextKeyMarker")
-        kwargs["UploadIdMarker"] = answer.get("NextUploadIdMarker")
-
-
-# --- Reading, moving, deleting --------------------------------------------------------------------
-
-
-def open_read(storage: Any, backend: str, key: str) -> IO[bytes]:
-    """A streaming file-like reader (S3: the GetObject body, never loaded whole)."""
-    if backend == "local":
-        return open(local_path(storage, key), "rb")
-    answer = s3_client(storage).get_object(Bucket=storage.bucket_name, Key=key)
-    return answer["Body"]
-
-
-def exists(storage: Any, backend: str, key: str) -> bool:
-    if backend == "local":
-        return os.path.exists(local_path(storage, key))
-    try:
-        s3_client(storage).head_object(Bucket=storage.bucket_name, Key=key)
-    except Exception:  # noqa: BLE001
-        return False
-    return True
-
-
-def size_of(storage: Any, backend: str, key: str) -> int:
-    if backend == "local":
-        return os.path.getsize(local_path(storage, key))
-    return int(
-        s3_client(storage).head_object(Bucket=storage.bucket_name, Key=key)["ContentLength"]
-    )
-
-
-def delete(storage: Any, backend: str, key: str) -> None:
-    if backend == "local":
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(local_path(storage, key))
-        return
-    s3_client(storage).delete_object(Bucket=storage.bucket_name, Key=key)
-
-
-def delete_prefix(storage: Any, backend: str, prefix: str) -> None:
-    """Remove everything under ``prefix`` (a server-made folder such as ``uploads/<uuid>/``)."""
-    if backend == "local":
-        import shutil
-
-        shutil.rmtree(local_path(storage, prefix.rstrip("/")), ignore_errors=True)
-        return
-    client = s3_client(storage)
-    paginator = client.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=storage.bucket_name, Prefix=prefix):
-        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-        if keys:
-            client.delete_objects(Bucket=storage.bucket_name, Delete={"Objects": keys})
-
-
-def local_move(storage: Any, src: str, dst: str) -> None:
-    """Rename in place (same volume): no bytes are copied."""
-    dst_path = local_path(storage, dst)
-    os.makedirs(os.path.dirname(dst_path), exist_ok=True)
-    os.replace(local_path(storage, src), dst_path)
-
-
-def sha256_of(storage: Any, backend: str, key: str) -> tuple[str, int]:
-    """Whole-object SHA-256 and size in one read pass."""
-    digest = hashlib.sha256()
-    size = 0
-    if backend == "local":
-        with open(local_path(storage, key), "rb", buffering=0) as handle:
-            buffer = bytearray(READ_BLOCK)
-            view = memoryview(buffer)
-            while True:
-                n = handle.readinto(buffer)
-                if not n:
-                    break
-                digest.update(view[:n])
-                size += n
-        return digest.hexdigest(), size
-    body = open_read(storage, backend, key)
-    try:
-        for data in iter(lambda: body.read(READ_BLOCK), b""):
-            digest.update(data)
-            size += len(data)
-    finally:
-        body.close()
-    return digest.hexdigest(), size

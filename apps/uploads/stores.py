@@ -17,13 +17,13 @@ for every ``write_chunk``, so no write can land after the chunk was taken over.
 
 from __future__ import annotations
 
-import hashlib
+import io
 import logging
-import os
 import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from apps.core.errors import BadRequest
 from apps.uploads import storage as st
 from apps.uploads.models import UploadChunk, UploadSession
 
@@ -46,7 +46,7 @@ class Written:
 def choose_mode(place: st.Place, chunk_size: int | None, chunk_count: int | None) -> str:
     """How a new session keeps its chunks, from where they go and what is known of them."""
     offsets_known = chunk_size is not None or chunk_count in (None, 1)
-    if place.backend == "local":
+    if not place.is_s3:
         return Mode.IN_PLACE if offsets_known else Mode.STAGED
     parts_ok = (
         chunk_size is not None and chunk_size >= st.S3_MIN_PART_SIZE
@@ -56,8 +56,10 @@ def choose_mode(place: st.Place, chunk_size: int | None, chunk_count: int | None
 
 
 def session_key(session: UploadSession) -> str:
-    """The server-made key of a session's assembled file."""
-    return f"uploads/{session.uid}/data" if session.storage_backend == "local" else f"blobs/{session.uid}"
+    """The server-made key of a session's assembled file (local: inside the session's folder)."""
+    if st.Backend(session.storage_backend).is_s3:
+        return f"blobs/{session.uid}"
+    return f"uploads/{session.uid}/data"
 
 
 def prefix(session: UploadSession) -> str:
@@ -84,13 +86,17 @@ class ChunkStore(Protocol):
 
 
 class _Store:
-    """What every store shares: the session's storage, promotion and cleanup."""
+    """What every store shares: the session's storage, promotion and cleanup.
+
+    Byte operations go through ``self.objects`` (:mod:`apps.core.storage`): a full disk while a
+    chunk is written raises 507, a failing S3 503, and the engine drops the chunk's claim."""
 
     keeps_short_bodies = False
 
     def __init__(self, storage: Any, backend: str) -> None:
         self.storage = storage
-        self.backend = backend
+        self.backend = st.Backend(backend)
+        self.objects = st.objects_for(storage, self.backend)
 
     def open(self, session: UploadSession) -> None:
         return None
@@ -99,42 +105,38 @@ class _Store:
         return None  # in-place bytes and unfinished parts do not count until recorded
 
     def promote(self, session: UploadSession, digest: str) -> str:
-        """Where the finished bytes live as a stored file (local: renamed to the content key)."""
-        if self.backend != "local":
+        """Where the finished bytes live as a stored file (local: renamed to the content key;
+        S3: the assembled object stays where it is)."""
+        if self.backend.is_s3:
             return session.storage_key
         target = content_key(session.client_id, digest)
-        if st.exists(self.storage, self.backend, session.storage_key):
-            st.local_move(self.storage, session.storage_key, target)
-        elif not st.exists(self.storage, self.backend, target):
+        if self.objects.exists(session.storage_key):
+            self.objects.move(session.storage_key, target)
+        elif not self.objects.exists(target):
             raise AssemblyError("The assembled file is missing.")
         return target
 
     def drop_duplicate(self, session: UploadSession, kept_key: str) -> None:
         """The session's assembled bytes are already stored under ``kept_key``: drop its copy."""
-        if session.storage_key != kept_key and st.exists(self.storage, self.backend, session.storage_key):
-            st.delete(self.storage, self.backend, session.storage_key)
+        if session.storage_key != kept_key and self.objects.exists(session.storage_key):
+            self.objects.delete(session.storage_key)
 
     def cleanup(self, session: UploadSession, kept_key: str | None) -> None:
         """Remove everything the session left in storage, except ``kept_key`` (its stored file)."""
+        folder = prefix(session)
         try:
             if session.s3_upload_id:
                 st.s3_abort(self.storage, session.storage_key, session.s3_upload_id)
-            st.delete_prefix(self.storage, self.backend, prefix(session))
-            if self.backend == "s3" and session.storage_key != kept_key:
-                st.delete(self.storage, self.backend, session.storage_key)
+            self.objects.delete_prefix(folder)
+            if session.storage_key != kept_key and not session.storage_key.startswith(folder):
+                self.objects.delete(session.storage_key)
         except Exception:
             logger.exception("Cleaning up upload %s failed", session.uid)
 
     def read_head(self, key: str) -> bytes:
         """The first bytes of a finished file, for content sniffing (best effort)."""
         try:
-            if self.backend == "s3":
-                answer = st.s3_client(self.storage).get_object(
-                    Bucket=self.storage.bucket_name, Key=key, Range="bytes=0-511"
-                )
-                return answer["Body"].read()
-            with st.open_read(self.storage, self.backend, key) as handle:
-                return handle.read(512)
+            return self.objects.read_head(key, 512)
         except Exception:  # noqa: BLE001 - sniffing is best effort
             return b""
 
@@ -144,173 +146,80 @@ class InPlaceStore(_Store):
 
     def write_chunk(self, session, index, offset, reader, length) -> Written:
         if offset is None:
-            from apps.core.errors import BadRequest
-
             raise BadRequest("This upload needs the chunk's offset.")
-        st.local_write_at(self.storage, session.storage_key, offset, reader)
+        self.objects.write_at(session.storage_key, offset, reader, **st.write_sizes())
         return Written(session.storage_key)
 
     def assemble(self, session, chunks) -> tuple[str, int]:
         key = session.storage_key
-        if not st.exists(self.storage, self.backend, key):
+        if not self.objects.exists(key):
             if session.received_bytes == 0:
-                st.local_write_file(self.storage, key, st.HashingReader(_Empty(), 0, 0))
+                self.objects.put(key, io.BytesIO(b""), 0)
             else:
                 raise AssemblyError("The upload's data is missing.")
         # Appends and in-place chunks cover [0, received_bytes) once all are in; anything past
         # that was written by a refused body (its claim dropped) and must not count.
-        st.local_truncate(self.storage, key, session.received_bytes)
-        return st.sha256_of(self.storage, self.backend, key)
+        self.objects.truncate(key, session.received_bytes)
+        return self.objects.sha256_of(key)
 
 
 class PartsStore(_Store):
     def open(self, session: UploadSession) -> None:
-        session.s3_upload_id = st.s3_create_multipart(
-            self.storage, session.storage_key, session.content_type
+        session.s3_upload_id = self.objects.create_multipart(
+            session.storage_key, session.content_type
         )
 
     def write_chunk(self, session, index, offset, reader, length) -> Written:
-        _require_length(length)
-        etag = st.s3_upload_part(
-            self.storage, session.storage_key, session.s3_upload_id, index + 1, reader, length
+        etag = self.objects.upload_part(
+            session.storage_key, session.s3_upload_id, index + 1, reader, length
         )
         return Written(session.storage_key, etag=etag, part_number=index + 1)
 
     def assemble(self, session, chunks) -> tuple[str, int]:
         key = session.storage_key
-        if session.s3_upload_id and st.s3_multipart_exists(self.storage, key, session.s3_upload_id):
-            st.s3_complete(
-                self.storage, key, session.s3_upload_id, [(c.part_number, c.etag) for c in chunks]
-            )
-        elif not st.exists(self.storage, self.backend, key):
+        upload_id = session.s3_upload_id
+        if upload_id and self.objects.multipart_exists(key, upload_id):
+            self.objects.complete(key, upload_id, [(c.part_number, c.etag) for c in chunks])
+        elif not self.objects.exists(key):
             raise AssemblyError("The upload's parts are missing.")
-        return st.sha256_of(self.storage, self.backend, key)
+        return self.objects.sha256_of(key)
 
 
 class StagedStore(_Store):
     @property
     def keeps_short_bodies(self) -> bool:  # a local staged file holds what arrived
-        return self.backend == "local"
+        return not self.backend.is_s3
 
     def write_chunk(self, session, index, offset, reader, length) -> Written:
         # A fresh key per attempt: a failed attempt's cleanup (or its late PutObject) must never
-        # touch the object a retry of the same chunk wrote meanwhile.
+        # touch the object a retry of the same chunk wrote meanwhile. A local file is written
+        # aside and renamed, so a failed one leaves nothing; an S3 object is removed here.
         key = f"{prefix(session)}chunks/{index:06d}-{uuid.uuid4().hex[:12]}"
-        if self.backend == "local":
-            st.local_write_file(self.storage, key, reader)
-        else:
-            _require_length(length)
-            try:
-                st.s3_put_stream(self.storage, key, reader, length)
-            except BaseException:
-                self.discard_chunk(session, key)
-                raise
+        try:
+            self.objects.put(key, reader, length, buffer_size=st.write_sizes()["buffer_size"])
+        except BaseException:
+            if self.backend.is_s3:
+                self._discard_quietly(key)
+            raise
         return Written(key)
+
+    def _discard_quietly(self, key: str) -> None:
+        try:
+            self.objects.delete(key)
+        except Exception:  # the write's own error is the answer; the session's cleanup retries
+            logger.warning("Could not remove the failed staged chunk %s", key, exc_info=True)
 
     def discard_chunk(self, session: UploadSession, written_key: str) -> None:
         if written_key:
-            st.delete(self.storage, self.backend, written_key)
+            self.objects.delete(written_key)
 
     def assemble(self, session, chunks) -> tuple[str, int]:
-        return _compose(session, self.storage, chunks)
+        """Staged chunks → one file, hashing in the same pass (server-side part copies on S3)."""
+        sources = [(c.storage_key, c.size) for c in chunks]
+        return self.objects.compose(session.storage_key, sources, session.content_type)
 
 
 def store_for(session: UploadSession) -> ChunkStore:
     storage = st.storage_for(session.storage_alias, session.storage_backend, session.storage_location)
     kind = {Mode.IN_PLACE: InPlaceStore, Mode.PARTS: PartsStore, Mode.STAGED: StagedStore}
     return kind[session.mode](storage, session.storage_backend)
-
-
-def _require_length(length: int | None) -> None:
-    if length is None:
-        from apps.core.errors import BadRequest
-
-        raise BadRequest("Content-Length is required.")
-
-
-class _Empty:
-    def read(self, size: int = -1) -> bytes:
-        return b""
-
-
-def _compose(
-    session: UploadSession, storage: Any, chunks: list[UploadChunk]
-) -> tuple[str, int]:
-    """Staged chunks → one file, hashing in the same pass (server-side part copies on S3)."""
-    backend = session.storage_backend
-    key = session.storage_key
-    digest = hashlib.sha256()
-    size = 0
-    if backend == "local":
-        path = st.local_path(storage, key)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as out:
-            for chunk in chunks:
-                with open(st.local_path(storage, chunk.storage_key), "rb") as source:
-                    for data in iter(lambda s=source: s.read(st.READ_BLOCK), b""):
-                        digest.update(data)
-                        out.write(data)
-                        size += len(data)
-            out.flush()
-            os.fsync(out.fileno())
-        return digest.hexdigest(), size
-
-    client = st.s3_client(storage)
-    bucket = storage.bucket_name
-    if len(chunks) == 1:
-        client.copy_object(
-            Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": chunks[0].storage_key}
-        )
-        return st.sha256_of(storage, backend, key)
-    if all(c.size >= st.S3_MIN_PART_SIZE for c in chunks[:-1]):
-        upload_id = st.s3_create_multipart(storage, key, session.content_type)
-        try:
-            parts = [
-                (n, st.s3_part_copy(storage, key, upload_id, n, c.storage_key))
-                for n, c in enumerate(chunks, start=1)
-            ]
-            st.s3_complete(storage, key, upload_id, parts)
-        except BaseException:
-            st.s3_abort(storage, key, upload_id)
-            raise
-        return st.sha256_of(storage, backend, key)
-    # Small staged chunks: stream them into parts of ≥ 5 MiB, hashing on the way.
-    total = sum(c.size for c in chunks)
-    if total < st.S3_MIN_PART_SIZE:
-        buffer = bytearray()
-        for chunk in chunks:
-            body = st.open_read(storage, backend, chunk.storage_key)
-            buffer += body.read()
-            body.close()
-        digest.update(buffer)
-        client.put_object(Bucket=bucket, Key=key, Body=bytes(buffer))
-        return digest.hexdigest(), len(buffer)
-    upload_id = st.s3_create_multipart(storage, key, session.content_type)
-    try:
-        parts: list[tuple[int, str]] = []
-        buffer = bytearray()
-
-        def flush() -> None:
-            number = len(parts) + 1
-            answer = client.upload_part(
-                Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=bytes(buffer)
-            )
-            parts.append((number, answer["ETag"]))
-            buffer.clear()
-
-        for chunk in chunks:
-            body = st.open_read(storage, backend, chunk.storage_key)
-            for data in iter(lambda b=body: b.read(st.READ_BLOCK), b""):
-                digest.update(data)
-                size += len(data)
-                buffer += data
-                if len(buffer) >= st.READ_BLOCK:
-                    flush()
-            body.close()
-        if buffer:
-            flush()
-        st.s3_complete(storage, key, upload_id, parts)
-    except BaseException:
-        st.s3_abort(storage, key, upload_id)
-        raise
-    return digest.hexdigest(), size
