@@ -11,15 +11,23 @@ runs eagerly in the web processes); storage is a temp directory or a fresh S3 bu
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import json
 import os
+import select
 import signal
+import socket
+import struct
 import subprocess
 import sys
+import termios
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -202,3 +210,128 @@ class LiveStack:
         import sqlite3
 
         return sqlite3.connect(self.env["DATABASE_URL"].removeprefix("sqlite:///"))
+
+
+# --- Raw HTTP: requests that stall, die or are read as the server sees them ----------------------
+
+
+def raw_request(url: str, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> socket.socket:
+    """Send a request line, headers and the first ``body`` bytes on a socket of its own; the rest
+    of the body (or none of it) is the caller's to send."""
+    parts = urlsplit(url)
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=30)
+    head = [f"{method} {path} HTTP/1.1", f"Host: {parts.netloc}",
+            *(f"{name}: {value}" for name, value in headers.items())]
+    sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+    return sock
+
+
+def _proc_address(host: str, port: int) -> str:
+    """An IPv4 address as /proc/net/tcp prints it (the address in host byte order, in hex)."""
+    return f"{int.from_bytes(socket.inet_aton(host), sys.byteorder):08X}:{port:04X}"
+
+
+def _server_unread(sock: socket.socket) -> int | None:
+    """Bytes the server's kernel holds for ``sock``'s connection that the server process has not
+    read yet (its receive queue, in /proc/net/tcp); None when the connection is not there."""
+    local, remote = _proc_address(*sock.getpeername()[:2]), _proc_address(*sock.getsockname()[:2])
+    with open("/proc/net/tcp") as table:
+        next(table)
+        for line in table:
+            fields = line.split()
+            if fields[1] == local and fields[2] == remote and fields[3] in ("01", "08"):
+                return int(fields[4].split(":")[1], 16)
+    return None
+
+
+def _unacknowledged(sock: socket.socket) -> int:
+    """Bytes sent on ``sock`` that the server's kernel has not acknowledged yet (SIOCOUTQ)."""
+    return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, bytes(4)))[0]
+
+
+def wait_server_read(sock: socket.socket, timeout: float = 60.0) -> str:
+    """Wait for what the server does with the bytes sent so far on ``sock`` (a loopback IPv4
+    connection): "read" once its process has read every one of them (none waits in either
+    kernel), "answered" if it answers (or closes) first. A request whose body is being read is
+    past its headers and in the hands of the view: this is the observable moment to race it, not
+    a sleep. AssertionError if neither happens within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if select.select([sock], [], [], 0)[0]:
+            return "answered"
+        if _unacknowledged(sock) == 0 and _server_unread(sock) == 0:
+            return "read"
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the server neither read nor answered within {timeout} s")
+        time.sleep(0.005)
+
+
+@dataclass
+class RawAnswer:
+    status: int
+    headers: dict[str, str]  # names in lower case
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def raw_answer(sock: socket.socket, timeout: float = 60.0) -> RawAnswer | None:
+    """The server's answer on ``sock`` (a Content-Length body, or none); None when the server
+    closed or reset the connection without a whole answer. AssertionError after ``timeout``."""
+    sock.settimeout(timeout)
+    data = b""
+    try:
+        while b"\r\n\r\n" not in data:
+            piece = sock.recv(65536)
+            if not piece:
+                return None
+            data += piece
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {name.strip().lower(): value.strip()
+                   for name, _, value in (line.partition(":") for line in lines[1:])}
+        length = int(headers.get("content-length") or 0)
+        while len(body) < length:
+            piece = sock.recv(65536)
+            if not piece:
+                return None
+            body += piece
+        return RawAnswer(int(lines[0].split(" ", 2)[1]), headers, body[:length])
+    except TimeoutError:
+        raise AssertionError(f"no answer within {timeout} s") from None
+    except OSError:
+        return None
+
+
+def reset(sock: socket.socket) -> None:
+    """Close ``sock`` as a killed client or an aborting browser does: a reset, not a FIN."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+class Trickle(threading.Thread):
+    """Keeps a request whose body stalls alive: one byte of ``rest`` every ``every`` seconds (well
+    under the server's idle timeout) until :meth:`finish`; the last byte is never sent by it.
+    ``sent`` says how many went, so the caller sends ``rest[sent:]`` when it resumes."""
+
+    def __init__(self, sock: socket.socket, rest: bytes, every: float) -> None:
+        super().__init__(daemon=True)
+        self.sock, self.rest, self.every = sock, rest, every
+        self.sent = 0
+        self._done = threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        while not self._done.wait(self.every) and self.sent < len(self.rest) - 1:
+            try:
+                self.sock.sendall(self.rest[self.sent:self.sent + 1])
+            except OSError:
+                return
+            self.sent += 1
+
+    def finish(self) -> int:
+        self._done.set()
+        self.join()
+        return self.sent

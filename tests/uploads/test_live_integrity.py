@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-import struct
 import threading
 import time
 from urllib.parse import urlsplit
@@ -16,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests.live import LiveStack
+from tests.live import LiveStack, reset, wait_server_read
 from tests.uploads.conftest import payload, sha
 
 pytestmark = pytest.mark.e2e
@@ -173,12 +172,12 @@ def test_a_tus_patch_aborted_mid_body_resumes_at_once(stack):
         **tus, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream",
         "Content-Length": str(len(data)),
     }, data[:MiB])
-    # Long enough for the server to be reading the body: a request it has not begun has no bytes
-    # to count, and a reset drops what is still in the client's send buffer.
-    time.sleep(1.0)
+    # Abort only once the server has read every byte sent: a request it has not begun has no
+    # bytes to count, and a reset may drop bytes not read yet. Waiting for that observable event
+    # (not for a while) is what makes this deterministic on a loaded machine.
+    assert wait_server_read(patch) == "read"
     # Abort as a browser does: the connection is reset, not closed politely.
-    patch.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    patch.close()
+    reset(patch)
     head = requests.head(f"{url}{location}", headers=tus, timeout=30)
     assert head.status_code == 200
     offset = int(head.headers["Upload-Offset"])
