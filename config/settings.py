@@ -100,6 +100,11 @@ else:
         DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = env.str(
             "DATABASE_APPLICATION_NAME"
         )
+# Upload locks on PostgreSQL live on one direct connection per process (apps.uploads.locks): set
+# LOCK_DATABASE_URL when DATABASE_URL goes through a transaction pooler (PgBouncer
+# pool_mode=transaction), to reach PostgreSQL past it; its database name, when given, must be the
+# same for every process. Unset: the default database's own settings.
+LOCK_DATABASE = env.db("LOCK_DATABASE_URL", default="") if env.str("LOCK_DATABASE_URL", default="") else {}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 

@@ -36,6 +36,26 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
             test["NAME"] = os.path.join(tempfile.gettempdir(), f"ledgerdoc-test-{os.getpid()}.sqlite3")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _upload_lock_connections(django_db_setup, django_db_blocker):
+    """Upload locks live on one lock connection per process (apps.uploads.locks), which would keep
+    the PostgreSQL test database open: closed here, and those of the processes serving the tests
+    (the e2e Celery worker) ended, before the database is dropped."""
+    yield
+    from django.db import connection
+
+    from apps.uploads import locks
+
+    locks.lock_connection_close()
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE"
+                " datname = current_database() AND application_name = 'ledgerdoc-locks'"
+                " AND pid <> pg_backend_pid()"
+            )
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

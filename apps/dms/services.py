@@ -31,6 +31,7 @@ from apps.dms.content import SNIFF_BYTES, content_type_sniff, file_name_sanitize
 from apps.dms.models import Archive, DMSFile, Image, Thumbnail, ThumbnailStatus
 from apps.dms.selectors import dms_files_qs
 from apps.dms.thumbnails import thumbnail_supported, thumbnails_render
+from apps.uploads import chunks as upload_chunks
 from apps.uploads import ingest, stored_files
 from apps.uploads import selectors as upload_selectors
 from apps.uploads import services as upload_services
@@ -228,7 +229,7 @@ def pending_file_chunk_accept(
     chunk_count = session.planned_chunk_count
     if not 0 <= index < chunk_count:
         raise BadRequest(f"chunk_number must be between 1 and {chunk_count}.", code="chunk_number")
-    upload_services.chunk_accept(session=session, stream=stream, length=length, index=index, offset=offset)
+    upload_chunks.chunk_accept(session=session, stream=stream, length=length, index=index, offset=offset)
     return dms_file_resolve(dms_file)
 
 

@@ -33,18 +33,31 @@ def session_fail(*, session_id: int, reason: str) -> bool:
     )
 
 
-def session_finalize(*, session_id: int) -> None:
+def session_finalize(*, session_id: int) -> bool:
     """Assemble, hash in one pass, verify, produce the StoredFile. Idempotent; safe to re-run.
 
     Runs under the session's FINALIZE lock: while a live process finalizes, another run returns
-    at once; when that process dies, its lock goes with it and the next run starts over.
+    at once; when that process dies, its lock goes with it and the next run starts over. And it
+    runs under the session's guard, held exclusively: no request of the session, through any
+    dialect, can still write to the bytes it promotes. Writers still holding the guard are asked
+    to stop; False when one outlasts ``UPLOAD_LOCK_WAIT`` (run again later: the last writer to
+    leave enqueues it, the task retries, and beat's refinalize catches the rest).
     """
-    uid = UploadSession.objects.filter(pk=session_id).values_list("uid", flat=True).first()
-    if uid is None:
-        return
-    with locks.held(uid, locks.FINALIZE) as mine:
-        if mine:
+    session = UploadSession.objects.filter(pk=session_id).first()
+    if session is None:
+        return True
+    with locks.held(session.uid, locks.FINALIZE) as mine:
+        if not mine:
+            return True
+        guard = locks.session_guard_take(session=session)
+        if guard is None:
+            logger.info("Finalize of %s waits for a writer still holding the upload", session.uid)
+            return False
+        try:
             _finalize_locked(session_id)
+        finally:
+            guard.release()
+    return True
 
 
 def _finalize_locked(session_id: int) -> None:
@@ -54,13 +67,13 @@ def _finalize_locked(session_id: int) -> None:
     if not claimed:
         return
     session = UploadSession.objects.get(pk=session_id)
-    if not services._all_in(session):
+    if not session.all_in():
         UploadSession.objects.filter(pk=session_id, state=State.PROCESSING).update(
             state=State.UPLOADING
         )
         return
     store = stores.store_for(session)
-    storage = services._session_storage(session)
+    storage = services.session_storage(session)
     digest, size = session.assembled_sha256, None
 
     if not (digest and not st.exists(storage, session.storage_backend, session.storage_key)):
@@ -135,7 +148,7 @@ def _record_stored_file(
                 # The chunk rows stay as receipts (index, size, SHA-256) so that a chunk sent
                 # again after completion is still answered idempotently; their bytes go.
                 locked.chunks.update(storage_key="", etag="")
-                transaction.on_commit(lambda done=locked: services._cleanup_bytes(done))
+                transaction.on_commit(lambda done=locked: services.session_bytes_cleanup(done))
                 transaction.on_commit(lambda done=locked: _run_completion_hooks(done))
             return
         except IntegrityError:
@@ -195,6 +208,6 @@ def uploads_refinalize(*, now: Any = None) -> int:
         if not locks.SlotLock(uid, locks.FINALIZE).is_free():
             continue
         UploadSession.objects.filter(pk=session_id, state=State.PROCESSING).update(updated=now)
-        services._enqueue_finalize(session_id)
+        services.finalize_enqueue(session_id)
         count += 1
     return count

@@ -1,7 +1,7 @@
 """One ingest path: a request body into an upload session, as engine chunks (DESIGN §8).
 
 A dialect hands the whole body of a request to :func:`body_accept`; it is taken as consecutive
-engine chunks, each received, hashed, claimed and recorded by :func:`services.chunk_accept`, so no
+engine chunks, each received, hashed, claimed and recorded by :func:`chunks.chunk_accept`, so no
 chunk is larger than ``UPLOAD_MAX_CHUNK_SIZE`` whatever size of body the client sends. A request
 that names one chunk of its client's own layout (an iDempiere ``PUT .../chunks/{n}``, a Nuxeo
 chunk, a Twake chunk) is that chunk and goes to ``chunk_accept`` itself.
@@ -19,7 +19,7 @@ from typing import Any
 from django.conf import settings
 
 from apps.core.errors import PayloadTooLarge
-from apps.uploads import finalize, services
+from apps.uploads import chunks, finalize, services
 from apps.uploads.models import UploadSession
 
 State = UploadSession.State
@@ -98,7 +98,7 @@ def body_accept(
     index; without it, it is appended at ``offset`` (or where the received bytes end) in chunks of
     at most ``UPLOAD_MAX_CHUNK_SIZE``, each at the offset where the one before ended, so another
     writer's append between them is a 409, never interleaved bytes. A body that fits one engine
-    chunk is exactly one :func:`services.chunk_accept`, with its answers.
+    chunk is exactly one :func:`chunks.chunk_accept`, with its answers.
 
     ``sha256``/``checksum`` are the whole body's: it is verified before anything counts, so a body
     that declares one must fit one engine chunk (413 otherwise, nothing read). A split body that
@@ -115,7 +115,7 @@ def body_accept(
     received, created = 0, False
     position = offset
     for number, piece in enumerate(pieces):
-        result = services.chunk_accept(
+        result = chunks.chunk_accept(
             session=session, stream=stream, length=piece,
             index=None if index is None else index + number,
             offset=position, sha256=sha256, checksum=checksum, partial_ok=partial_ok,

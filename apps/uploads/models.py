@@ -91,6 +91,17 @@ class UploadSession(TenantModel):
         # Chunks kept as separate objects/files, composed at finalize (offset or size unknown).
         STAGED = "staged"
 
+    class Shape(models.TextChoices):
+        """How a session's bytes are written, decided by the dialect that created it, once:
+        the two shapes never mix on one session (a request of the other shape gets 409)."""
+
+        # Numbered chunks, each at its index's place (iDempiere, Nuxeo, Twake, one-shot bodies).
+        CHUNKS = "chunks"
+        # Offset appends at the end of what was received (tus, Axelor).
+        APPENDS = "appends"
+
+    APPEND_DIALECTS = frozenset({"tus", "axelor"})
+
     OPEN_STATES = (State.INITIATED, State.UPLOADING)
     PENDING_STATES = (State.INITIATED, State.UPLOADING, State.PROCESSING)
 
@@ -162,6 +173,10 @@ class UploadSession(TenantModel):
         return self.state == self.State.EXPIRED or self.expires_at <= timezone.now()
 
     @property
+    def write_shape(self) -> str:
+        return self.Shape.APPENDS if self.dialect in self.APPEND_DIALECTS else self.Shape.CHUNKS
+
+    @property
     def is_open(self) -> bool:
         return self.state in self.OPEN_STATES
 
@@ -173,6 +188,24 @@ class UploadSession(TenantModel):
         if self.size and self.chunk_size:
             return max(-(-self.size // self.chunk_size), 1)
         return 1
+
+    def expected_chunk_length(self, index: int) -> int | None:
+        """The exact length of chunk ``index`` when the size, chunk size and count say it."""
+        if self.chunk_size is None or self.size is None or self.chunk_count is None:
+            return None
+        if index < self.chunk_count - 1:
+            return self.chunk_size
+        return self.size - self.chunk_size * (self.chunk_count - 1)
+
+    def all_in(self) -> bool:
+        """Every byte of the upload is received (as this row says; one query for counted chunks)."""
+        if self.expected_chunk_length(0) is not None:
+            # Every received chunk holds exactly its expected length (checked on receipt), and a
+            # chunk counts once: the bytes add up to the size exactly when every chunk is in.
+            return self.received_bytes >= self.size
+        if self.chunk_count is not None:
+            return self.chunks.filter(received=True).count() >= self.chunk_count
+        return self.size is not None and self.received_bytes >= self.size
 
     @property
     def finished_file(self) -> StoredFile | None:

@@ -37,11 +37,17 @@ def uploads_purge(*, now: Any = None) -> dict[str, int]:
         with locks.held(uid, locks.FINALIZE) as not_finalizing:
             if state == State.PROCESSING and not not_finalizing:
                 continue
-            with transaction.atomic():
+            # No writer of the upload is live while its bytes go (its guard, exclusively).
+            guard = locks.session_guard_take(
+                session=UploadSession(pk=session_id, uid=uid), wait=1.0
+            )
+            if guard is None:
+                continue  # a writer outlasted the stop: the next purge sees it again
+            with guard, transaction.atomic():
                 session = UploadSession.objects.select_for_update().filter(pk=session_id).first()
                 if session is None or session.expires_at > now or session.state not in expirable:
                     continue
-                services.session_close(session, State.EXPIRED)
+                services.session_close(session, State.EXPIRED, guarded=True)
         counts["expired"] += 1
     old = UploadSession.objects.filter(
         state__in=[State.EXPIRED, State.CANCELLED], expires_at__lte=now - ROW_RETENTION
@@ -58,7 +64,7 @@ def uploads_purge(*, now: Any = None) -> dict[str, int]:
 
 def _abort_abandoned_multipart(now: Any) -> int:
     place = st.current_place()
-    if place.backend != "s3":
+    if not place.is_s3:
         return 0
     storage = st.storage_for(place.alias, place.backend, place.location)
     live = set(

@@ -8,18 +8,24 @@ and the purge task enqueues the upload again.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from celery import shared_task
+from celery.exceptions import MaxRetriesExceededError
 from django.conf import settings
 from django.db import OperationalError
 
+from apps.core.errors import InsufficientStorage, StorageUnavailable
 from apps.uploads import finalize, purge, stored_files
 
 logger = logging.getLogger("ledgerdoc.uploads")
 
-TRANSIENT = (OperationalError, ConnectionError, TimeoutError)
+# Worth another try: the database, the network, a full disk or a failing S3 may be back soon.
+TRANSIENT = (OperationalError, ConnectionError, TimeoutError, InsufficientStorage,
+             StorageUnavailable)
 FINALIZE_MAX_RETRIES = 5
+FINALIZE_BUSY_RETRIES = 30
 
 
 @shared_task(
@@ -31,7 +37,7 @@ FINALIZE_MAX_RETRIES = 5
 )
 def finalize_upload(self, session_id: int) -> None:
     try:
-        finalize.session_finalize(session_id=session_id)
+        done = finalize.session_finalize(session_id=session_id)
     except TRANSIENT as error:
         if self.request.is_eager:
             # In the web process: the upload stays PROCESSING and the next purge finalizes it.
@@ -51,6 +57,12 @@ def finalize_upload(self, session_id: int) -> None:
             session_id=session_id,
             reason=f"The file could not be assembled ({type(error).__name__}).",
         )
+        return
+    if not done and not self.request.is_eager:
+        # A writer of the upload still held it: soon again (the writer leaving enqueues it too,
+        # and beat's refinalize catches an upload whose every try came too early).
+        with contextlib.suppress(MaxRetriesExceededError):
+            raise self.retry(countdown=2, max_retries=FINALIZE_BUSY_RETRIES)
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)

@@ -139,14 +139,14 @@ def finish_upload_unlinked(dms_file) -> None:
     but its DMS file is not linked yet (as when the worker is slow)."""
     import io
 
+    from apps.uploads import chunks as upload_chunks
     from apps.uploads import finalize as upload_finalize
-    from apps.uploads import services as upload_services
 
     hooks = list(upload_finalize._completion_hooks)
     upload_finalize._completion_hooks.clear()
     try:
         for index, piece in enumerate((b"ab", b"cd")):
-            upload_services.chunk_accept(session=dms_file.upload_session,
+            upload_chunks.chunk_accept(session=dms_file.upload_session,
                                          stream=io.BytesIO(piece), length=2, index=index)
     finally:
         upload_finalize._completion_hooks[:] = hooks

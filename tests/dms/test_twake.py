@@ -113,7 +113,7 @@ def test_completion_hook_places_pending_files(garden_user, garden, storage):
     import io
 
     from apps.dms.models import DMSFile
-    from apps.uploads import services as upload_services
+    from apps.uploads import chunks as upload_chunks
 
     data = png_bytes(40, 30)
     init = garden_user.post(
@@ -121,7 +121,7 @@ def test_completion_hook_places_pending_files(garden_user, garden, storage):
     )
     dms_file = DMSFile.objects.get(uid=init.json()["resource"]["id"])
     # The bytes arrive through the engine alone (no Twake read): the hook gives the file its bytes.
-    upload_services.chunk_accept(session=dms_file.upload_session, stream=io.BytesIO(data),
+    upload_chunks.chunk_accept(session=dms_file.upload_session, stream=io.BytesIO(data),
                                  length=len(data), index=0)
     dms_file.refresh_from_db()
     assert dms_file.stored_file_id is not None

@@ -129,7 +129,7 @@ def _upload_all_but_finalize(client, data: bytes, chunk_size: int, monkeypatch) 
     """Upload every chunk with the finalize task suppressed (as if the worker died first)."""
     from tests.uploads.conftest import upload
 
-    monkeypatch.setattr(services, "_enqueue_finalize", lambda session_id: None)
+    monkeypatch.setattr(services, "finalize_enqueue", lambda session_id: None)
     upload_id = upload(client, data, chunk_size=chunk_size)
     monkeypatch.undo()
     return UploadSession.objects.get(uid=upload_id)
@@ -177,7 +177,7 @@ def test_finalize_interrupted_half_way_then_rerun(garden_user, storage, monkeypa
         assert handle.read() == data
     # Chunk rows stay as receipts (for idempotent re-sends); their bytes are gone.
     assert not session.chunks.exclude(storage_key="").exists()
-    store = services._session_storage(session)
+    store = services.session_storage(session)
     if storage == "local":
         assert not os.path.exists(st.local_path(store, f"uploads/{session.uid}"))
 

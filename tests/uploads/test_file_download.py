@@ -159,7 +159,7 @@ def test_presigned_get_serves_ranges(uploaded):
 def test_processing_is_409_with_retry_after(garden_user, storage, monkeypatch):
     from apps.uploads import services
 
-    monkeypatch.setattr(services, "_enqueue_finalize", lambda session_id: None)
+    monkeypatch.setattr(services, "finalize_enqueue", lambda session_id: None)
     data = payload(2048, seed=42)
     upload_id = upload(garden_user, data, chunk_size=1024)
     assert UploadSession.objects.get(uid=upload_id).state == UploadSession.State.PROCESSING

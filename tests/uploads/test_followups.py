@@ -18,7 +18,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.core.errors import BadRequest, Gone, NotFound, PayloadTooLarge
-from apps.uploads import batches, finalize, selectors, services
+from apps.uploads import batches, chunks, finalize, selectors, services
 from apps.uploads.dialects import idempiere, nuxeo, tus
 from apps.uploads.models import UploadSession
 from apps.uploads.wire import request_body_stream
@@ -117,19 +117,19 @@ def test_idempiere_get_after_delete_is_404(garden_user):
 def test_unknown_size_bounded_by_the_file_limit(ctx, storage, settings):
     settings.UPLOAD_MAX_FILE_SIZE = 10
     session = services.session_create(ctx=ctx, file_name="t", size=None, dialect="tus")
-    services.chunk_accept(session=session, stream=io.BytesIO(b"123456"), length=6, offset=0)
+    chunks.chunk_accept(session=session, stream=io.BytesIO(b"123456"), length=6, offset=0)
     # Announced length past the limit: refused before a byte is read.
     with pytest.raises(PayloadTooLarge):
-        services.chunk_accept(session=session, stream=io.BytesIO(b"12345"), length=5, offset=6)
+        chunks.chunk_accept(session=session, stream=io.BytesIO(b"12345"), length=5, offset=6)
     # Chunked transfer (no length): refused once the body passes the limit; nothing kept.
     if storage == "local":
         with pytest.raises(PayloadTooLarge):
-            services.chunk_accept(session=session, stream=io.BytesIO(b"x" * 50), length=None,
+            chunks.chunk_accept(session=session, stream=io.BytesIO(b"x" * 50), length=None,
                                   offset=6)
     session.refresh_from_db()
     assert session.received_bytes == 6 and session.chunks.filter(received=True).count() == 1
     assert not session.chunks.filter(received=False).exists()
-    done = services.chunk_accept(session=session, stream=io.BytesIO(b"7890"), length=4, offset=6)
+    done = chunks.chunk_accept(session=session, stream=io.BytesIO(b"7890"), length=4, offset=6)
     assert done.session.received_bytes == 10
 
 
@@ -151,13 +151,13 @@ def test_partial_ok_keeps_a_short_append(ctx, storage):
     if storage == "s3":
         # An S3 request announces its length up front: a short body is still refused there.
         with pytest.raises(BadRequest):
-            services.chunk_accept(session=session, stream=io.BytesIO(data[:1000]), length=3000,
+            chunks.chunk_accept(session=session, stream=io.BytesIO(data[:1000]), length=3000,
                                   offset=0, partial_ok=True)
         return
-    result = services.chunk_accept(session=session, stream=io.BytesIO(data[:1000]), length=3000,
+    result = chunks.chunk_accept(session=session, stream=io.BytesIO(data[:1000]), length=3000,
                                    offset=0, partial_ok=True)
     assert result.created and result.chunk.size == 1000 and result.session.received_bytes == 1000
-    result = services.chunk_accept(session=session, stream=io.BytesIO(data[1000:]), length=4000,
+    result = chunks.chunk_accept(session=session, stream=io.BytesIO(data[1000:]), length=4000,
                                    offset=1000, partial_ok=True)
     assert result.complete
     session.refresh_from_db()
@@ -167,15 +167,15 @@ def test_partial_ok_keeps_a_short_append(ctx, storage):
 def test_short_bodies_refused_without_partial_ok(ctx, storage):
     session = services.session_create(ctx=ctx, file_name="t", size=3000, chunk_size=1000)
     with pytest.raises(BadRequest):
-        services.chunk_accept(session=session, stream=io.BytesIO(b"x" * 10), length=1000,
+        chunks.chunk_accept(session=session, stream=io.BytesIO(b"x" * 10), length=1000,
                               index=0)
     tus_session = services.session_create(ctx=ctx, file_name="t", size=3000, dialect="tus")
     with pytest.raises(BadRequest):
-        services.chunk_accept(session=tus_session, stream=io.BytesIO(b"x" * 10), length=1000,
+        chunks.chunk_accept(session=tus_session, stream=io.BytesIO(b"x" * 10), length=1000,
                               offset=0)
     # partial_ok is for appends only: an indexed chunk must be whole.
     with pytest.raises(BadRequest):
-        services.chunk_accept(session=session, stream=io.BytesIO(b"x" * 10), length=1000,
+        chunks.chunk_accept(session=session, stream=io.BytesIO(b"x" * 10), length=1000,
                               index=1, partial_ok=True)
     for each in (session, tus_session):
         each.refresh_from_db()

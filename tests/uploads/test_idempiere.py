@@ -175,9 +175,9 @@ def test_expired_session_gone_and_purged(garden_user, storage):
     assert garden_user.get("/api/v1/uploads").json() == {"uploads": []}
     session = UploadSession.objects.get(uid=upload_id)
     from apps.uploads import storage as st
-    from apps.uploads.services import _session_storage
+    from apps.uploads.services import session_storage
 
-    store = _session_storage(session)
+    store = session_storage(session)
     staged = session.chunks.get().storage_key
     assert st.exists(store, session.storage_backend, staged) or session.mode == "parts"
     call_command("purge_uploads", stdout=open("/dev/null", "w"))  # noqa: SIM115
@@ -289,7 +289,7 @@ def status_of_with_url(client, upload_id: str) -> str:
 def test_file_while_processing_is_409_with_retry_after(garden_user, storage, monkeypatch):
     from apps.uploads import services
 
-    monkeypatch.setattr(services, "_enqueue_finalize", lambda session_id: None)
+    monkeypatch.setattr(services, "finalize_enqueue", lambda session_id: None)
     data = payload(2048)
     upload_id = upload(garden_user, data, chunk_size=1024)
     assert status_of(garden_user, upload_id)["status"] == "PROCESSING"

@@ -18,7 +18,7 @@ from gunicorn.http.parser import RequestParser
 from apps.core.errors import BadRequest, Conflict, PayloadTooLarge
 from apps.dms.dialects.common import raw_body
 from apps.dms.models import DMSFile
-from apps.uploads import ingest, services
+from apps.uploads import chunks, ingest, services
 from apps.uploads.models import UploadChunk, UploadSession
 from apps.uploads.wire import SocketBody
 from tests.dms.conftest import record_of
@@ -220,7 +220,7 @@ def test_an_append_keeps_its_chunks_consecutive(ctx, storage, engine_chunk, monk
     in between is a 409 for the rest of the body, never bytes interleaved with it."""
     session = services.session_create(ctx=ctx, file_name="a.bin", size=None, dialect="tus")
     data = payload(10_000, seed=37)
-    real = services.chunk_accept
+    real = chunks.chunk_accept
     calls = []
 
     def with_an_intruder(**kwargs):
@@ -230,7 +230,7 @@ def test_an_append_keeps_its_chunks_consecutive(ctx, storage, engine_chunk, monk
             real(session=session, stream=io.BytesIO(b"X" * 10), length=10)
         return result
 
-    monkeypatch.setattr(services, "chunk_accept", with_an_intruder)
+    monkeypatch.setattr(chunks, "chunk_accept", with_an_intruder)
     with pytest.raises(Conflict):
         ingest.body_accept(session=session, stream=io.BytesIO(data), length=len(data), offset=0)
     assert calls == [0, ENGINE_CHUNK]

@@ -23,7 +23,17 @@ from django.db import connection
 from django.utils import timezone
 
 from apps.core.errors import NotReady
-from apps.uploads import batches, finalize, ingest, locks, purge, services, stored_files, stores
+from apps.uploads import (
+    batches,
+    chunks,
+    finalize,
+    ingest,
+    locks,
+    purge,
+    services,
+    stored_files,
+    stores,
+)
 from apps.uploads import storage as st
 from apps.uploads.models import StoredFile, UploadChunk, UploadSession
 from tests.uploads.conftest import payload, sha
@@ -120,10 +130,10 @@ def test_a_dead_requests_claim_is_taken_over_at_once(ctx, storage, short_wait):
     session = services.session_create(ctx=ctx, file_name="a", size=2000, chunk_size=1000)
     # A request claimed chunk 1 and died: its row is there, its lock went with it.
     UploadChunk.objects.create(session=session, index=0, offset=0, received=False)
-    result = services.chunk_accept(session=session, stream=io.BytesIO(data[:1000]), length=1000,
+    result = chunks.chunk_accept(session=session, stream=io.BytesIO(data[:1000]), length=1000,
                                    index=0)
     assert result.created and result.chunk.received
-    services.chunk_accept(session=session, stream=io.BytesIO(data[1000:]), length=1000, index=1)
+    chunks.chunk_accept(session=session, stream=io.BytesIO(data[1000:]), length=1000, index=1)
     assert stored_bytes(session) == data
 
 
@@ -135,7 +145,7 @@ def test_a_killed_holder_frees_its_chunk_at_once(ctx, storage, short_wait):
     try:
         # Alive (if silent): the chunk is its; a new request is told to come back.
         with pytest.raises(NotReady) as refused:
-            services.chunk_accept(session=session, stream=io.BytesIO(data[1000:]), length=1000,
+            chunks.chunk_accept(session=session, stream=io.BytesIO(data[1000:]), length=1000,
                                   index=1)
         assert refused.value.headers["Retry-After"]
         # Asked to stop, too: the flag is on its claim for it to see at its next read.
@@ -143,24 +153,24 @@ def test_a_killed_holder_frees_its_chunk_at_once(ctx, storage, short_wait):
     finally:
         holder.kill()
     # Killed: no clock to wait for, the next request takes the chunk.
-    services.chunk_accept(session=session, stream=io.BytesIO(data[:1000]), length=1000, index=0)
-    services.chunk_accept(session=session, stream=io.BytesIO(data[1000:]), length=1000, index=1)
+    chunks.chunk_accept(session=session, stream=io.BytesIO(data[:1000]), length=1000, index=0)
+    chunks.chunk_accept(session=session, stream=io.BytesIO(data[1000:]), length=1000, index=1)
     assert stored_bytes(session) == data
 
 
 def test_a_newer_request_makes_the_holder_stop_and_only_its_bytes_count(ctx, storage):
     good = payload(3000, seed=3)
     session = services.session_create(ctx=ctx, file_name="a", size=3000, chunk_size=1000)
-    services.chunk_accept(session=session, stream=io.BytesIO(good[:1000]), length=1000, index=0)
-    services.chunk_accept(session=session, stream=io.BytesIO(good[2000:]), length=1000, index=2)
+    chunks.chunk_accept(session=session, stream=io.BytesIO(good[:1000]), length=1000, index=0)
+    chunks.chunk_accept(session=session, stream=io.BytesIO(good[2000:]), length=1000, index=2)
     # A slow request is writing other bytes into chunk 2 ...
     slow = SlowBody(b"Z" * 1000, piece=50, pause=0.05)
     thread, outcome = in_thread(
-        services.chunk_accept, session=session, stream=slow, length=1000, index=1
+        chunks.chunk_accept, session=session, stream=slow, length=1000, index=1
     )
     assert slow.started.wait(10)
     # ... when the client sends chunk 2 again: the slow one is asked to stop and gives way.
-    result = services.chunk_accept(session=session, stream=io.BytesIO(good[1000:2000]),
+    result = chunks.chunk_accept(session=session, stream=io.BytesIO(good[1000:2000]),
                                    length=1000, index=1)
     thread.join(20)
     assert result.created and result.complete
@@ -180,17 +190,17 @@ def test_a_status_call_lets_the_append_in_flight_save_and_shows_the_true_offset(
     session = services.session_create(ctx=ctx, file_name="a", size=4000, dialect="tus")
     slow = SlowBody(data, piece=200, pause=0.05)
     thread, outcome = in_thread(
-        services.chunk_accept, session=session, stream=slow, length=4000, partial_ok=True
+        chunks.chunk_accept, session=session, stream=slow, length=4000, partial_ok=True
     )
     assert slow.started.wait(10)
     time.sleep(0.3)
-    seen = services.session_quiesce(session=session)
+    seen = chunks.session_quiesce(session=session)
     thread.join(20)
     assert "error" not in outcome, outcome
     assert 0 < seen.received_bytes < 4000
     assert seen.received_bytes == outcome["result"].chunk.size == slow.sent
     rest = data[seen.received_bytes:]
-    services.chunk_accept(session=seen, stream=io.BytesIO(rest), length=len(rest),
+    chunks.chunk_accept(session=seen, stream=io.BytesIO(rest), length=len(rest),
                           offset=seen.received_bytes, partial_ok=True)
     assert stored_bytes(session) == data
 
@@ -227,10 +237,10 @@ def test_the_same_content_of_two_tenants_is_two_files(ctx, storage):
 
 def _all_in_without_finalize(ctx, monkeypatch, data: bytes) -> UploadSession:
     """An upload whose finalize never ran, as when the process running it was killed."""
-    monkeypatch.setattr(services, "_enqueue_finalize", lambda session_id: None)
+    monkeypatch.setattr(services, "finalize_enqueue", lambda session_id: None)
     session = services.session_create(ctx=ctx, file_name="a", size=len(data),
                                        chunk_size=len(data))
-    services.chunk_accept(session=session, stream=io.BytesIO(data), length=len(data), index=0)
+    chunks.chunk_accept(session=session, stream=io.BytesIO(data), length=len(data), index=0)
     monkeypatch.undo()
     session.refresh_from_db()
     assert session.state == State.PROCESSING
@@ -271,7 +281,7 @@ def test_with_a_broker_only_uploads_stuck_for_a_while_are_enqueued_again(
 
     session = _all_in_without_finalize(ctx, monkeypatch, payload(300))
     sent: list[int] = []
-    monkeypatch.setattr(services, "_enqueue_finalize", sent.append)
+    monkeypatch.setattr(services, "finalize_enqueue", sent.append)
     settings.UPLOAD_FINALIZE_STALE_SECONDS = 120
     previous, app.conf.task_always_eager = app.conf.task_always_eager, False
     try:
@@ -286,7 +296,7 @@ def test_with_a_broker_only_uploads_stuck_for_a_while_are_enqueued_again(
 def test_a_processing_upload_past_its_expiry_is_cleaned_like_any_other(ctx, storage, monkeypatch):
     session = _all_in_without_finalize(ctx, monkeypatch, payload(900, seed=8))
     key, backend = session.storage_key, session.storage_backend
-    store = services._session_storage(session)
+    store = services.session_storage(session)
     UploadSession.objects.filter(pk=session.pk).update(expires_at=timezone.now())
     counts = purge.uploads_purge(now=timezone.now() + timedelta(seconds=1))
     assert counts["expired"] == 1
@@ -352,7 +362,7 @@ def test_a_cancel_during_a_write_leaves_no_bytes(ctx, storage, settings):
     session = services.session_create(ctx=ctx, file_name="a", size=4000, dialect="tus")
     slow = SlowBody(b"x" * 4000, piece=200, pause=0.05)
     thread, outcome = in_thread(
-        services.chunk_accept, session=session, stream=slow, length=4000, partial_ok=True
+        chunks.chunk_accept, session=session, stream=slow, length=4000, partial_ok=True
     )
     assert slow.started.wait(10)
     time.sleep(0.2)
@@ -374,7 +384,7 @@ def test_a_batch_dropped_during_an_upload_is_404_and_leaves_nothing(ctx, storage
     )
     slow = SlowBody(b"y" * 4000, piece=200, pause=0.05)
     thread, outcome = in_thread(
-        services.chunk_accept, session=session, stream=slow, length=4000, index=0
+        chunks.chunk_accept, session=session, stream=slow, length=4000, index=0
     )
     assert slow.started.wait(10)
     time.sleep(0.2)

@@ -1,4 +1,4 @@
-"""A chunk of many pieces written to local storage (``storage.local_write_at``), each piece's
+"""A chunk of many pieces written to local storage (``core.storage.local.LocalObjects.write_at``), each piece's
 writeback started as it is written.
 
 What a client and the other requests of an upload rely on: the bytes on disk are the body's, a
@@ -16,7 +16,9 @@ import time
 
 import pytest
 
-from apps.uploads import services
+from apps.core.errors import InsufficientStorage
+from apps.core.storage import local as local_storage
+from apps.uploads import chunks, services
 from apps.uploads import storage as st
 from tests.uploads.conftest import payload, sha
 from tests.uploads.test_integrity import SlowBody, in_thread, stored_bytes
@@ -52,7 +54,7 @@ def test_a_chunk_of_many_pieces_is_written_byte_for_byte(ctx, storage, pieces):
     session = services.session_create(ctx=ctx, file_name="a", size=30_000, chunk_size=10_000)
     for index in (2, 0, 1):
         part = data[index * 10_000:(index + 1) * 10_000]
-        result = services.chunk_accept(session=session, stream=io.BytesIO(part), length=10_000,
+        result = chunks.chunk_accept(session=session, stream=io.BytesIO(part), length=10_000,
                                        index=index, sha256=sha(part))
         assert result.created and result.chunk.sha256 == sha(part)
     assert stored_bytes(session) == data
@@ -61,7 +63,7 @@ def test_a_chunk_of_many_pieces_is_written_byte_for_byte(ctx, storage, pieces):
 def test_a_body_that_drops_leaves_no_write_running_once_refused(ctx, storage, pieces, monkeypatch):
     data = payload(10_000, seed=8)
     session = services.session_create(ctx=ctx, file_name="a", size=10_000, chunk_size=10_000)
-    real = st._pwrite_all
+    real = local_storage._pwrite_all
     ended: list[float] = []
 
     def slow(fd, view, position, piece):  # a slow disk
@@ -71,14 +73,14 @@ def test_a_body_that_drops_leaves_no_write_running_once_refused(ctx, storage, pi
         finally:  # a write that failed ended too (a closed descriptor)
             ended.append(time.monotonic())
 
-    monkeypatch.setattr(st, "_pwrite_all", slow)
+    monkeypatch.setattr(local_storage, "_pwrite_all", slow)
     with pytest.raises(st.ShortBody):
-        services.chunk_accept(session=session, stream=DropsAfter(data, 4500), length=10_000, index=0)
+        chunks.chunk_accept(session=session, stream=DropsAfter(data, 4500), length=10_000, index=0)
     refused = time.monotonic()
     time.sleep(0.2)
     assert ended and max(ended) <= refused  # no write of this body after the refusal
     # Nothing of it counts: the client sends the chunk again and the upload completes.
-    services.chunk_accept(session=session, stream=io.BytesIO(data), length=10_000, index=0)
+    chunks.chunk_accept(session=session, stream=io.BytesIO(data), length=10_000, index=0)
     assert stored_bytes(session) == data
 
 
@@ -87,7 +89,7 @@ def test_a_failed_write_fails_the_chunk_and_the_chunk_can_be_sent_again(
 ):
     data = payload(10_000, seed=9)
     session = services.session_create(ctx=ctx, file_name="a", size=10_000, chunk_size=10_000)
-    real = st._pwrite_all
+    real = local_storage._pwrite_all
     calls = {"n": 0}
 
     def full_disk(fd, view, position, piece):
@@ -96,13 +98,13 @@ def test_a_failed_write_fails_the_chunk_and_the_chunk_can_be_sent_again(
             raise OSError(errno.ENOSPC, "No space left on device")
         real(fd, view, position, piece)
 
-    monkeypatch.setattr(st, "_pwrite_all", full_disk)
-    with pytest.raises(OSError) as failed:
-        services.chunk_accept(session=session, stream=io.BytesIO(data), length=10_000, index=0)
-    assert failed.value.errno == errno.ENOSPC
+    monkeypatch.setattr(local_storage, "_pwrite_all", full_disk)
+    with pytest.raises(InsufficientStorage) as failed:  # 507, never a 500
+        chunks.chunk_accept(session=session, stream=io.BytesIO(data), length=10_000, index=0)
+    assert failed.value.__cause__.errno == errno.ENOSPC
     session.refresh_from_db()
     assert session.received_bytes == 0 and not session.chunks.filter(received=True).exists()
-    services.chunk_accept(session=session, stream=io.BytesIO(data), length=10_000, index=0)
+    chunks.chunk_accept(session=session, stream=io.BytesIO(data), length=10_000, index=0)
     assert stored_bytes(session) == data
 
 
@@ -111,22 +113,22 @@ def test_a_superseded_holders_late_pieces_never_land_over_the_newer_bytes(
 ):
     good = payload(10_000, seed=10)
     session = services.session_create(ctx=ctx, file_name="a", size=20_000, chunk_size=10_000)
-    services.chunk_accept(session=session, stream=io.BytesIO(good), length=10_000, index=1)
-    real = st._pwrite_all
+    chunks.chunk_accept(session=session, stream=io.BytesIO(good), length=10_000, index=1)
+    real = local_storage._pwrite_all
 
     def slow_for_stale(fd, view, position, piece):  # the stale holder's disk is slow
         if bytes(view[:1]) == b"Z":
             time.sleep(0.1)
         real(fd, view, position, piece)
 
-    monkeypatch.setattr(st, "_pwrite_all", slow_for_stale)
+    monkeypatch.setattr(local_storage, "_pwrite_all", slow_for_stale)
     stale = SlowBody(b"Z" * 10_000, piece=1000, pause=0.02)
     thread, outcome = in_thread(
-        services.chunk_accept, session=session, stream=stale, length=10_000, index=0
+        chunks.chunk_accept, session=session, stream=stale, length=10_000, index=0
     )
     assert stale.started.wait(10)
     time.sleep(0.15)  # some of its pieces are written
-    result = services.chunk_accept(session=session, stream=io.BytesIO(good), length=10_000, index=0)
+    result = chunks.chunk_accept(session=session, stream=io.BytesIO(good), length=10_000, index=0)
     thread.join(20)
     assert isinstance(outcome.get("error"), st.BodySuperseded), outcome
     assert result.created and result.complete
@@ -148,6 +150,6 @@ def test_a_piece_goes_to_the_file_in_writes_of_at_most_the_write_piece(
     monkeypatch.setattr(os, "pwrite", counted)
     data = payload(200_000, seed=11)
     session = services.session_create(ctx=ctx, file_name="a", size=200_000, chunk_size=200_000)
-    services.chunk_accept(session=session, stream=io.BytesIO(data), length=200_000, index=0)
+    chunks.chunk_accept(session=session, stream=io.BytesIO(data), length=200_000, index=0)
     assert sum(sizes) == 200_000 and max(sizes) == 4096
     assert stored_bytes(session) == data

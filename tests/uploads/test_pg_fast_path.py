@@ -1,9 +1,10 @@
-"""The chunk path on PostgreSQL outside a transaction, as served (apps.uploads.services).
+"""The chunk path on PostgreSQL outside a transaction, as served (apps.uploads.chunks, claims).
 
-The slot lock and a new chunk's claim are one statement, the record another, and a durable write
-that gives the lock back a third. What a client and an operator rely on: no advisory lock outlives
-the request, whatever failed; the chunk that completes an upload leaves it PROCESSING even when the
-process dies before the last statement (beat then finalizes it); the bytes recorded are the bytes.
+A new chunk's claim is one statement, the record another, and a durable write a third; the
+writer's locks (the session's guard and the chunk's slot) live on the process's lock connection.
+What a client and an operator rely on: no advisory lock outlives the request, whatever failed; the
+chunk that completes an upload leaves it PROCESSING even when the process dies before the last
+statement (beat then finalizes it); the bytes recorded are the bytes.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import io
 import pytest
 from django.db import DataError, OperationalError, connection
 
-from apps.uploads import services
+from apps.uploads import chunks, claims, services
 from apps.uploads.models import UploadChunk, UploadSession
 from tests.uploads.conftest import payload, sha
 
@@ -28,9 +29,12 @@ CHUNK = 64 * 1024
 
 
 def _advisory_locks_held() -> int:
+    """Advisory locks held in this database by any connection of the test run (the request's own
+    and the process's lock connection)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+            " WHERE l.locktype = 'advisory' AND a.datname = current_database()"
         )
         return cursor.fetchone()[0]
 
@@ -41,9 +45,9 @@ def _session(ctx, data: bytes) -> UploadSession:
     )
 
 
-def _put(session: UploadSession, data: bytes, index: int) -> services.ChunkResult:
+def _put(session: UploadSession, data: bytes, index: int) -> chunks.ChunkResult:
     piece = data[index * CHUNK:(index + 1) * CHUNK]
-    return services.chunk_accept(
+    return chunks.chunk_accept(
         session=session, stream=io.BytesIO(piece), length=len(piece), index=index
     )
 
@@ -78,7 +82,7 @@ def test_the_last_chunk_leaves_the_upload_processing_if_the_process_dies_after_i
     def dies(connection):
         raise OperationalError("the process died here")
 
-    monkeypatch.setattr(services, "_done_pg_sql", dies)
+    monkeypatch.setattr(claims, "_done_pg_sql", dies)
     with pytest.raises(OperationalError):
         _put(session, data, 1)
     session.refresh_from_db()
@@ -88,16 +92,11 @@ def test_the_last_chunk_leaves_the_upload_processing_if_the_process_dies_after_i
     assert _advisory_locks_held() == 0  # the request's finally gave the lock back
 
 
-def test_a_claim_statement_that_fails_after_taking_the_lock_gives_it_back(
-    ctx, storage, monkeypatch
-):
+def test_a_claim_statement_that_fails_gives_the_writers_locks_back(ctx, storage, monkeypatch):
     data = payload(CHUNK)
     session = _session(ctx, data)
-    failing = (
-        "WITH slot AS MATERIALIZED (SELECT pg_try_advisory_lock(%s) AS held)"
-        " SELECT slot.held, 1 / (SELECT count(*) FROM slot WHERE false)::int FROM slot"
-    )
-    monkeypatch.setattr(services, "_claim_sql", lambda connection: (failing, []))
+    failing = "SELECT 1 / (SELECT count(*) FROM pg_class WHERE false)::int"
+    monkeypatch.setattr(claims, "_claim_sql", lambda connection: (failing, []))
     with pytest.raises(DataError):
         _put(session, data, 0)
     assert _advisory_locks_held() == 0

@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from apps.core.errors import ApplicationError, Conflict, Gone, NotFound
-from apps.uploads import batches, ingest, purge, selectors, services, stored_files
+from apps.uploads import batches, chunks, ingest, purge, selectors, services, stored_files
 from apps.uploads import storage as st
 from apps.uploads.models import StoredFile, UploadSession
 from tests.uploads.conftest import payload, sha
@@ -24,20 +24,20 @@ def test_offset_mode_with_deferred_length_and_checksums(ctx, storage):
     data = payload(7000, seed=2)
     session = services.session_create(ctx=ctx, file_name="tus.bin", size=None, dialect="tus")
     assert session.mode == ("inplace" if storage == "local" else "staged")
-    first = services.chunk_accept(
+    first = chunks.chunk_accept(
         session=session, stream=io.BytesIO(data[:3000]), length=3000, offset=0,
         checksum=("sha1", hashlib.sha1(data[:3000]).hexdigest()),
     )
     assert first.created and not first.complete
-    with pytest.raises(services.ChecksumMismatch):
-        services.chunk_accept(session=session, stream=io.BytesIO(data[3000:]), length=4000,
+    with pytest.raises(chunks.ChecksumMismatch):
+        chunks.chunk_accept(session=session, stream=io.BytesIO(data[3000:]), length=4000,
                               offset=3000, checksum=("md5", "0" * 32))
     with pytest.raises(Conflict):  # wrong offset
-        services.chunk_accept(session=session, stream=io.BytesIO(data[3000:]), length=4000,
+        chunks.chunk_accept(session=session, stream=io.BytesIO(data[3000:]), length=4000,
                               offset=2000)
     session.refresh_from_db()
     assert session.received_bytes == 3000
-    services.chunk_accept(session=session, stream=io.BytesIO(data[3000:]), length=4000, offset=3000)
+    chunks.chunk_accept(session=session, stream=io.BytesIO(data[3000:]), length=4000, offset=3000)
     session = services.session_declare_size(session=session, size=7000)
     session.refresh_from_db()
     assert session.state == "COMPLETED"
@@ -53,7 +53,7 @@ def test_chunk_count_without_chunk_size_is_staged_and_composed(ctx, storage):
     assert session.mode == "staged"
     pieces = [data[:2000], data[2000:4000], data[4000:]]
     for index in (2, 0, 1):
-        result = services.chunk_accept(session=session, stream=io.BytesIO(pieces[index]),
+        result = chunks.chunk_accept(session=session, stream=io.BytesIO(pieces[index]),
                                        length=len(pieces[index]), index=index,
                                        sha256=sha(pieces[index]))
     assert result.complete
@@ -92,7 +92,7 @@ def test_expired_session_is_gone(ctx, storage):
     with pytest.raises(Gone):
         selectors.session_for_owner(ctx, session.uid)
     with pytest.raises(Gone):
-        services.chunk_accept(session=session, stream=io.BytesIO(b"abc"), length=3, index=0)
+        chunks.chunk_accept(session=session, stream=io.BytesIO(b"abc"), length=3, index=0)
 
 
 @pytest.mark.parametrize("storage", ["s3"], indirect=True)  # multipart uploads exist on S3 only
@@ -101,8 +101,8 @@ def test_purge_aborts_abandoned_multipart_uploads(ctx, storage):
                                       chunk_size=5 * 1024 * 1024)
     assert session.mode == "parts" and session.s3_upload_id
     part = payload(5 * 1024 * 1024)
-    services.chunk_accept(session=session, stream=io.BytesIO(part), length=len(part), index=0)
-    store = services._session_storage(session)
+    chunks.chunk_accept(session=session, stream=io.BytesIO(part), length=len(part), index=0)
+    store = services.session_storage(session)
     assert any(u == session.s3_upload_id for _, u, _ in st.s3_list_multipart_uploads(store, "blobs/"))
     UploadSession.objects.filter(pk=session.pk).update(expires_at=timezone.now() - timedelta(1))
     counts = purge.uploads_purge()
@@ -115,7 +115,7 @@ def test_purge_aborts_abandoned_multipart_uploads(ctx, storage):
 def test_session_keeps_its_storage_when_settings_change(ctx, storage, settings, tmp_path):
     data = payload(3000)
     session = services.session_create(ctx=ctx, file_name="a", size=3000, chunk_size=1000)
-    services.chunk_accept(session=session, stream=io.BytesIO(data[:1000]), length=1000, index=0)
+    chunks.chunk_accept(session=session, stream=io.BytesIO(data[:1000]), length=1000, index=0)
     # The "worker" now runs with another default storage: the session still lands where it began.
     settings.STORAGES = {
         **settings.STORAGES,
@@ -124,7 +124,7 @@ def test_session_keeps_its_storage_when_settings_change(ctx, storage, settings, 
     }
     for index in (1, 2):
         piece = data[index * 1000:(index + 1) * 1000]
-        services.chunk_accept(session=session, stream=io.BytesIO(piece), length=1000, index=index)
+        chunks.chunk_accept(session=session, stream=io.BytesIO(piece), length=1000, index=index)
     session.refresh_from_db()
     assert session.state == "COMPLETED"
     assert session.stored_file.storage_backend == storage

@@ -22,7 +22,7 @@ import pytest
 import requests
 
 from apps.core.errors import ApplicationError, BadRequest, PayloadTooLarge
-from apps.uploads import services
+from apps.uploads import chunks, services
 from apps.uploads.models import UploadChunk, UploadSession
 from tests.uploads.conftest import payload, sha
 from tests.uploads.test_followups import _send_cut_short, _token
@@ -59,23 +59,23 @@ def _kept_partially(storage: str) -> bool:
 def test_cut_short_append_keeps_offset_consistent(ctx, storage, error):
     data = payload(9000, seed=51)
     session = services.session_create(ctx=ctx, file_name="t", size=len(data), dialect="tus")
-    services.chunk_accept(session=session, stream=io.BytesIO(data[:2000]), length=2000,
+    chunks.chunk_accept(session=session, stream=io.BytesIO(data[:2000]), length=2000,
                           offset=0, partial_ok=True)
     cut = _DroppingStream(data[2000:5000], error)
     if _kept_partially(storage):
-        result = services.chunk_accept(session=session, stream=cut, length=7000, offset=2000,
+        result = chunks.chunk_accept(session=session, stream=cut, length=7000, offset=2000,
                                        partial_ok=True)
         assert result.chunk.size == 3000 and not result.complete
     else:
         with pytest.raises(BadRequest):
-            services.chunk_accept(session=session, stream=cut, length=7000, offset=2000,
+            chunks.chunk_accept(session=session, stream=cut, length=7000, offset=2000,
                                   partial_ok=True)
     session.refresh_from_db()
     expected = 5000 if _kept_partially(storage) else 2000
     assert session.received_bytes == expected
     assert not session.chunks.filter(received=False).exists()  # no claim left behind
     assert sum(session.chunks.filter(received=True).values_list("size", flat=True)) == expected
-    result = services.chunk_accept(
+    result = chunks.chunk_accept(
         session=session, stream=io.BytesIO(data[expected:]), length=len(data) - expected,
         offset=expected, partial_ok=True,
     )
@@ -94,7 +94,7 @@ def test_cut_short_with_checksum_keeps_nothing_and_resumes(garden_user, storage,
     wrong = payload(6000, seed=53)
     # Local: the part that arrived fails the checksum (460); S3: the cut body is refused (400).
     with pytest.raises(ApplicationError):
-        services.chunk_accept(
+        chunks.chunk_accept(
             session=session, stream=_DroppingStream(wrong[:5000]), length=6000, offset=0,
             checksum=("sha256", sha(wrong)), partial_ok=True,
         )
@@ -113,13 +113,13 @@ def test_oversized_refusal_leaves_no_bytes_behind(ctx, storage, settings):
     settings.UPLOAD_MAX_FILE_SIZE = 4000
     data = payload(3500, seed=54)
     session = services.session_create(ctx=ctx, file_name="t", size=None, dialect="tus")
-    services.chunk_accept(session=session, stream=io.BytesIO(data[:3000]), length=3000, offset=0,
+    chunks.chunk_accept(session=session, stream=io.BytesIO(data[:3000]), length=3000, offset=0,
                           partial_ok=True)
     with pytest.raises(PayloadTooLarge):
-        services.chunk_accept(session=session, stream=io.BytesIO(payload(2000, seed=55)),
+        chunks.chunk_accept(session=session, stream=io.BytesIO(payload(2000, seed=55)),
                               length=2000, offset=3000, partial_ok=True)
     services.session_declare_size(session=session, size=len(data))
-    result = services.chunk_accept(session=session, stream=io.BytesIO(data[3000:]), length=500,
+    result = chunks.chunk_accept(session=session, stream=io.BytesIO(data[3000:]), length=500,
                                    offset=3000, partial_ok=True)
     assert result.complete
     session.refresh_from_db()

@@ -25,6 +25,7 @@ from apps.dms.content import file_name_sanitize
 from apps.dms.dialects.common import field_bool, field_ref, field_str, json_object, raw_body
 from apps.dms.downloads import file_response
 from apps.dms.models import DMSFile
+from apps.uploads import chunks as upload_chunks
 from apps.uploads import selectors as upload_selectors
 from apps.uploads import services as upload_services
 
@@ -114,7 +115,7 @@ class AxelorUploadView(APIView):
             if offset != received:
                 raise BadRequest(f"Invalid offset {offset}: {received} bytes received so far.",
                                  code="invalid_offset")
-        result = upload_services.chunk_accept(
+        result = upload_chunks.chunk_accept(
             session=session, stream=stream, length=length, index=None, offset=offset
         )
         if offset + length < size:

@@ -25,7 +25,7 @@ from apps.core.context import get_context
 from apps.core.downloads import file_response, open_storage_range, stream_pieces
 from apps.core.errors import BadRequest, Conflict, NotReady, PayloadTooLarge
 from apps.core.wire import header_int, parse_int
-from apps.uploads import selectors, services, stored_files
+from apps.uploads import chunks, selectors, services, stored_files
 from apps.uploads.models import UploadSession
 from apps.uploads.serializers import (
     AnyRawBodyParser,
@@ -245,7 +245,7 @@ class UploadChunkView(APIView):
             )
         # The body is chunk ``chunkOrder`` of the client's layout, exactly: one engine chunk.
         stream, length = request_body_stream(request)
-        result = services.chunk_accept(
+        result = chunks.chunk_accept(
             session=session,
             stream=stream,
             length=length,

@@ -24,7 +24,7 @@ from rest_framework.views import APIView
 from apps.core.context import get_context
 from apps.core.errors import BadRequest, Conflict, NotFound
 from apps.core.wire import header_int
-from apps.uploads import batches, ingest, selectors, services
+from apps.uploads import batches, chunks, ingest, selectors, services
 from apps.uploads.models import Batch, UploadSession
 from apps.uploads.serializers import AnyRawBodyParser, RawBodyParser
 from apps.uploads.wire import request_body_stream
@@ -234,7 +234,7 @@ class BatchFileView(APIView):
             file_name=name, content_type=content_type, size=size, chunk_count=count,
             dialect="nuxeo", meta={"uploadType": "chunked"},
         )
-        result = services.chunk_accept(session=session, stream=stream, length=length, index=index)
+        result = chunks.chunk_accept(session=session, stream=stream, length=length, index=index)
         body.update(
             uploadedSize=result.chunk.size,
             uploadedChunkIds=_uploaded_chunk_ids(result.session),

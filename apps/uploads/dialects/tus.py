@@ -36,7 +36,7 @@ from apps.core.errors import (
     UnsupportedMediaType,
 )
 from apps.core.wire import header_int
-from apps.uploads import ingest, selectors, services, stored_files, wire
+from apps.uploads import chunks, ingest, selectors, services, stored_files, wire
 from apps.uploads.models import UploadSession
 from apps.uploads.serializers import AnyRawBodyParser
 from apps.uploads.wire import request_body_stream
@@ -146,7 +146,7 @@ def _accept(session: UploadSession, request: Any, offset: int,
             session=session, stream=stream, length=length, offset=offset, checksum=checksum,
             partial_ok=True,
         )
-    except services.ChecksumMismatch as error:
+    except chunks.ChecksumMismatch as error:
         raise TusChecksumMismatch(error.detail) from None
     return result.session
 
@@ -352,7 +352,7 @@ class TusUploadView(TusView):
     def head(self, request, upload_id: str) -> Response:
         # A PATCH of this upload may still be draining (its client aborted it and asks at once):
         # it is asked to stop and save, so the offset answered is the true one.
-        session = services.session_quiesce(session=_tus_session(request, upload_id))
+        session = chunks.session_quiesce(session=_tus_session(request, upload_id))
         response = Response(status=200, headers=_upload_headers(session))
         if session.size is None:
             response["Upload-Defer-Length"] = "1"
@@ -423,7 +423,7 @@ class TusUploadView(TusView):
         offset = header_int(request, "Upload-Offset", required=True)
         size = header_int(request, "Upload-Length")
         checksum = parse_checksum(request.headers.get("Upload-Checksum"))
-        session = services.session_quiesce(session=session)
+        session = chunks.session_quiesce(session=session)
         if offset != session.received_bytes:
             raise Conflict(
                 f"Upload-Offset {offset} is not the current offset {session.received_bytes}.",
