@@ -196,6 +196,16 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=2 *
 FILE_NAME_MAX_LENGTH = 200
 DOWNLOAD_REDIRECT_TO_S3 = env.bool("DOWNLOAD_REDIRECT_TO_S3", default=False)
 
+# --- Thumbnails (apps/dms) -------------------------------------------------------------------------
+# Each render runs in a child process: images over this many pixels (read from the header; a JPEG
+# counts at the 1/2-1/8 scale it is decoded at) get no thumbnail; a PDF page is rendered at a scale
+# that fits it; the child is killed after THUMBNAIL_MAX_SECONDS and may map THUMBNAIL_MEMORY_LIMIT
+# bytes at most (RLIMIT_AS). A render that never came back is tried THUMBNAIL_MAX_ATTEMPTS times.
+THUMBNAIL_MAX_PIXELS = env.int("THUMBNAIL_MAX_PIXELS", default=40_000_000)
+THUMBNAIL_MAX_SECONDS = env.float("THUMBNAIL_MAX_SECONDS", default=20.0)
+THUMBNAIL_MEMORY_LIMIT = env.int("THUMBNAIL_MEMORY_LIMIT", default=512 * 1024**2)
+THUMBNAIL_MAX_ATTEMPTS = env.int("THUMBNAIL_MAX_ATTEMPTS", default=2)
+
 # --- Celery -------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not CELERY_BROKER_URL)

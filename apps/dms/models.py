@@ -129,9 +129,11 @@ class Archive(TenantModel):
 
 
 class Thumbnail(models.Model):
-    """A preview of a StoredFile's content; shared by every document over the same bytes.
+    """A preview of a StoredFile's content, shared by the documents of its tenant over the same
+    StoredFile (a StoredFile belongs to one tenant).
 
-    Its bytes are kept under a server-made key (``storage_key``), not as a StoredFile.
+    Its bytes are kept under a server-made key of that StoredFile alone (``storage_key``, see
+    ``services.thumbnail_key``), not as a StoredFile: no other tenant's row ever points at them.
     """
 
     stored_file = models.ForeignKey(
@@ -154,3 +156,34 @@ class Thumbnail(models.Model):
 
     def __str__(self) -> str:
         return f"thumbnail {self.index} of {self.stored_file_id}"
+
+
+class ThumbnailRender(models.Model):
+    """How rendering a StoredFile's thumbnails went, so that a file is rendered a bounded number
+    of times: an attempt is recorded before its render starts (a worker that dies mid-render
+    leaves it counted), and a render that fails or is stopped marks the file "no thumbnail" for
+    good (``state`` FAILED, ``detail`` says why)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RENDERING = "rendering", "Rendering"
+        DONE = "done", "Done"
+        FAILED = "failed", "No thumbnail"
+
+    stored_file = models.OneToOneField(
+        "uploads.StoredFile", on_delete=models.CASCADE, related_name="thumbnail_render"
+    )
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    detail = models.CharField(max_length=500, blank=True)
+    peak_rss = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Peak resident memory of the last render's process, in bytes.",
+    )
+    started = models.DateTimeField(null=True, blank=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "DMS_ThumbnailRender"
+
+    def __str__(self) -> str:
+        return f"thumbnail render of {self.stored_file_id}: {self.state}"

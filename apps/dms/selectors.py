@@ -106,9 +106,21 @@ def attachment_get(ctx: RequestContext, record: Any, name: str) -> DMSFile:
 
 
 def thumbnails_of(stored_file_id: int | None) -> list[Thumbnail]:
+    """The thumbnails of a StoredFile (one tenant's: take the id from a scoped document)."""
     if stored_file_id is None:
         return []
     return list(Thumbnail.objects.filter(stored_file_id=stored_file_id).order_by("index"))
+
+
+def thumbnail_of(dms_file: DMSFile, index: int) -> Thumbnail:
+    """Thumbnail ``index`` of a document the caller got through a scoped selector; 404 when it
+    has none (yet, or ever)."""
+    found = None
+    if dms_file.stored_file_id is not None:
+        found = Thumbnail.objects.filter(stored_file_id=dms_file.stored_file_id, index=index).first()
+    if found is None:
+        raise NotFound("No such thumbnail.")
+    return found
 
 
 def image_get(ctx: RequestContext, image_id: int) -> Image:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import logging
 import lzma
+import re
 import struct
 import zipfile
 import zlib
@@ -23,14 +24,17 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.db.models.functions import Greatest
+from django.utils import timezone
 
 from apps.core.context import RequestContext
 from apps.core.errors import BadRequest, Conflict, Gone, NotFound, NotReady, PayloadTooLarge
 from apps.dms.access import org_write_check, record_org_check, record_resolve
 from apps.dms.content import SNIFF_BYTES, content_type_sniff, file_name_sanitize
-from apps.dms.models import Archive, DMSFile, Image, Thumbnail, ThumbnailStatus
+from apps.dms.models import Archive, DMSFile, Image, Thumbnail, ThumbnailRender, ThumbnailStatus
 from apps.dms.selectors import dms_files_qs
-from apps.dms.thumbnails import thumbnail_supported, thumbnails_render
+from apps.dms.thumbnails import thumbnail_supported, thumbnails_render_outcome
 from apps.uploads import chunks as upload_chunks
 from apps.uploads import ingest, stored_files
 from apps.uploads import selectors as upload_selectors
@@ -59,7 +63,10 @@ def _thumbnails_status_for(content_type: str, stored_file: Any) -> str:
         return ThumbnailStatus.NONE
     if Thumbnail.objects.filter(stored_file=stored_file).exists():
         return ThumbnailStatus.DONE
-    return ThumbnailStatus.WAITING
+    failed = ThumbnailRender.objects.filter(
+        stored_file=stored_file, state=ThumbnailRender.State.FAILED
+    ).exists()
+    return ThumbnailStatus.ERROR if failed else ThumbnailStatus.WAITING
 
 
 def thumbnails_enqueue(stored_file: Any) -> None:
@@ -805,52 +812,146 @@ def dms_file_delete(*, ctx: RequestContext, dms_file: DMSFile) -> int:
 # --- thumbnails ------------------------------------------------------------------------------------
 
 
-def _thumbnail_key(stored_file: Any, index: int) -> str:
-    sha = stored_file.sha256
-    return f"thumbnails/{sha[:2]}/{sha}/{index}.png"
+# How thumbnails were kept before they were per tenant: one object per content hash.
+SHARED_THUMBNAIL_KEY = r"^thumbnails/[0-9a-f]{2}/[0-9a-f]{64}/"
+
+
+def thumbnail_key(stored_file: Any, index: int) -> str:
+    """Where a thumbnail's bytes go: under its tenant and its own StoredFile, so that no two
+    tenants' documents ever share, overwrite or delete one another's thumbnail, whatever their
+    bytes (the content hash alone named them once: ``thumbnails/{sha[:2]}/{sha}/{index}.png``)."""
+    return f"{_thumbnail_prefix(stored_file)}{index}.png"
+
+
+def _thumbnail_prefix(stored_file: Any) -> str:
+    tenant = stored_file.client_id if stored_file.client_id is not None else "shared"
+    return f"thumbnails/{tenant}/{stored_file.pk}/"
+
+
+def _thumbnail_is_own(thumbnail: Thumbnail, stored_file: Any) -> bool:
+    """Whether the row's bytes are under its StoredFile's own key (not a shared, older one)."""
+    return thumbnail.storage_key.startswith(_thumbnail_prefix(stored_file))
+
+
+def _render_attempt_begin(stored_file: Any) -> bool:
+    """Record a render attempt before it starts (committed: a worker killed mid-render leaves
+    it counted). False when the file gets no render: it failed before, or a render that never
+    came back was tried ``THUMBNAIL_MAX_ATTEMPTS`` times (then it is marked failed here)."""
+    max_attempts = max(int(getattr(settings, "THUMBNAIL_MAX_ATTEMPTS", 2)), 1)
+    with transaction.atomic():
+        render, _ = ThumbnailRender.objects.select_for_update().get_or_create(
+            stored_file_id=stored_file.pk
+        )
+        if render.state == ThumbnailRender.State.FAILED:
+            return False
+        if render.state == ThumbnailRender.State.DONE:  # its rows went: render anew
+            render.attempts = 0
+        if render.attempts >= max_attempts:
+            render.state = ThumbnailRender.State.FAILED
+            render.detail = f"{render.attempts} renders never came back (their worker stopped)"
+            render.save()
+            return False
+        render.state = ThumbnailRender.State.RENDERING
+        render.attempts += 1
+        render.started = timezone.now()
+        render.save()
+    return True
+
+
+def _render_attempt_end(
+    stored_file: Any, state: str, *, detail: str = "", peak_rss: int | None = None,
+    given_back: bool = False,
+) -> None:
+    changes: dict[str, Any] = {"state": state, "detail": detail[:500], "updated": timezone.now()}
+    if peak_rss is not None:
+        changes["peak_rss"] = peak_rss
+    if given_back:  # a storage error, not the file's doing: the attempt does not count
+        changes["attempts"] = Greatest(F("attempts") - 1, 0)
+    ThumbnailRender.objects.filter(stored_file_id=stored_file.pk).update(**changes)
 
 
 def thumbnails_build(*, stored_file_id: int) -> list[Thumbnail]:
-    """Render and keep the thumbnails of one StoredFile, then mark its documents done (idempotent)."""
+    """Render and keep the thumbnails of one StoredFile, then mark its documents (idempotent).
+
+    The render runs in a bounded child process (``apps.dms.thumbnails``). A file whose render is
+    refused, fails or is stopped is marked "no thumbnail" (``ThumbnailStatus.ERROR``) at once and
+    never rendered again; an attempt is recorded before each render, so a task redelivered after
+    its worker died (acks_late) gives up after ``THUMBNAIL_MAX_ATTEMPTS`` instead of looping.
+    Storage errors (``OSError``) give the attempt back and are the task's to retry.
+
+    Thumbnails kept under a key shared by every tenant's copy of the same content (made before
+    thumbnails were per tenant) are rebuilt under this StoredFile's own key."""
     stored_file = upload_selectors.stored_file_by_id(stored_file_id)
     if stored_file is None:
         return []
-    existing = list(Thumbnail.objects.filter(stored_file=stored_file))
-    if existing:
+    existing = list(Thumbnail.objects.filter(stored_file=stored_file).order_by("index"))
+    if existing and all(_thumbnail_is_own(t, stored_file) for t in existing):
         _thumbnails_mark(stored_file, ThumbnailStatus.DONE)
         return existing
     content_type = stored_file_content_type(stored_file)
     if not thumbnail_supported(content_type):
         _thumbnails_mark(stored_file, ThumbnailStatus.NONE)
         return []
-    handle = stored_files.stored_file_open(stored_file)
+    if not _render_attempt_begin(stored_file):
+        if not existing:
+            _thumbnails_mark(stored_file, ThumbnailStatus.ERROR)
+        return existing
     try:
-        rendered = thumbnails_render(handle, content_type)
-    except Exception:
-        logger.warning("thumbnails failed for stored file %s", stored_file_id, exc_info=True)
+        handle = stored_files.stored_file_open(stored_file)
+        try:
+            outcome = thumbnails_render_outcome(handle, content_type)
+        finally:
+            handle.close()
+    except OSError:
+        _render_attempt_end(stored_file, ThumbnailRender.State.PENDING, given_back=True)
+        raise
+    if outcome.refused:
+        logger.warning("no thumbnail for stored file %s: %s", stored_file_id, outcome.refused)
+        _render_attempt_end(stored_file, ThumbnailRender.State.FAILED, detail=outcome.refused,
+                            peak_rss=outcome.peak_rss)
+        for thumbnail in existing:  # a shared, older thumbnail of content now refused
+            thumbnail.delete()
         _thumbnails_mark(stored_file, ThumbnailStatus.ERROR)
         return []
-    finally:
-        handle.close()
+    try:
+        made = _thumbnails_keep(stored_file, outcome.thumbnails)
+    except OSError:
+        _render_attempt_end(stored_file, ThumbnailRender.State.PENDING, given_back=True)
+        raise
+    _render_attempt_end(stored_file, ThumbnailRender.State.DONE, peak_rss=outcome.peak_rss)
+    _thumbnails_mark(stored_file, ThumbnailStatus.DONE)
+    return made
+
+
+def _thumbnails_keep(stored_file: Any, rendered: list[Any]) -> list[Thumbnail]:
+    """Save rendered thumbnails under the StoredFile's own keys and point its rows at them."""
     made = []
     storage = stored_files.stored_file_storage(stored_file)  # beside the bytes, not the worker's default
     for item in rendered:
-        key = _thumbnail_key(stored_file, item.index)
-        if storage.exists(key):
+        key = thumbnail_key(stored_file, item.index)
+        if storage.exists(key):  # left by an earlier run of this same StoredFile
             storage.delete(key)
         saved_key = storage.save(key, ContentFile(item.data))
+        fields = {"content_type": item.content_type, "size": len(item.data),
+                  "width": item.width, "height": item.height, "storage_key": saved_key}
         try:
             with transaction.atomic():
-                thumbnail, _ = Thumbnail.objects.update_or_create(
-                    stored_file=stored_file, index=item.index,
-                    defaults={"content_type": item.content_type, "size": len(item.data),
-                              "width": item.width, "height": item.height,
-                              "storage_key": saved_key},
+                thumbnail = (
+                    Thumbnail.objects.select_for_update()
+                    .filter(stored_file=stored_file, index=item.index).first()
                 )
+                if thumbnail is not None and thumbnail.storage_key != saved_key:
+                    # Under a shared, older key: a new row (a new ETag); the old bytes go once
+                    # no row points at them.
+                    thumbnail.delete()
+                    thumbnail = None
+                if thumbnail is None:
+                    thumbnail = Thumbnail.objects.create(
+                        stored_file=stored_file, index=item.index, **fields
+                    )
         except IntegrityError:  # a concurrent run made the same thumbnail: keep theirs
             thumbnail = Thumbnail.objects.get(stored_file=stored_file, index=item.index)
         made.append(thumbnail)
-    _thumbnails_mark(stored_file, ThumbnailStatus.DONE)
     return made
 
 
@@ -860,6 +961,20 @@ def _thumbnails_mark(stored_file: Any, status: str) -> None:
     )
 
 
+def thumbnails_rebuild_shared() -> int:
+    """Enqueue a rebuild for every StoredFile whose thumbnails still use a key shared across
+    tenants (run after ``migrate``); each keeps reading its old object until it is rebuilt."""
+    shared = Thumbnail.objects.filter(storage_key__regex=SHARED_THUMBNAIL_KEY).select_related(
+        "stored_file"
+    )
+    stale = {t.stored_file_id for t in shared if not _thumbnail_is_own(t, t.stored_file)}
+    from apps.dms.tasks import thumbnails_make
+
+    for stored_file_id in sorted(stale):
+        thumbnails_make.delay(stored_file_id)
+    return len(stale)
+
+
 def thumbnail_storage(thumbnail: Thumbnail) -> Any:
     """Where a thumbnail's bytes are: the storage of its StoredFile (the default if it is gone)."""
     stored_file = upload_selectors.stored_file_by_id(thumbnail.stored_file_id)
@@ -867,10 +982,23 @@ def thumbnail_storage(thumbnail: Thumbnail) -> Any:
 
 
 def thumbnail_open(thumbnail: Thumbnail) -> Any:
-    return thumbnail_storage(thumbnail).open(thumbnail.storage_key, "rb")
+    """A reader over a thumbnail's bytes; 404 (a problem body, never a 500) when they are gone."""
+    try:
+        return thumbnail_storage(thumbnail).open(thumbnail.storage_key, "rb")
+    except FileNotFoundError as error:
+        logger.warning("thumbnail %s of stored file %s has no bytes at %s", thumbnail.index,
+                       thumbnail.stored_file_id, thumbnail.storage_key)
+        raise NotFound("No such thumbnail.") from error
 
 
 def thumbnail_bytes_delete(*, storage_key: str, storage: Any = None) -> None:
-    """Remove a deleted thumbnail's bytes once the deletion is committed."""
+    """Remove a deleted thumbnail's bytes once the deletion is committed, unless a row still
+    points at them (only a key shared before thumbnails were per tenant can be)."""
     target = storage if storage is not None else default_storage
-    transaction.on_commit(lambda: target.delete(storage_key))
+    shared = re.match(SHARED_THUMBNAIL_KEY, storage_key) is not None
+
+    def delete() -> None:
+        if not (shared and Thumbnail.objects.filter(storage_key=storage_key).exists()):
+            target.delete(storage_key)
+
+    transaction.on_commit(delete)

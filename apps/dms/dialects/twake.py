@@ -260,18 +260,18 @@ class TwakeDownloadView(APIView):
 
 
 class _ThumbnailBlob:
+    """A thumbnail as ``file_response`` serves it: its own ETag (a rebuilt thumbnail is a new row,
+    so a new ETag), its bytes through ``services.thumbnail_open`` (404 when they are gone)."""
+
     def __init__(self, thumbnail: Thumbnail, sha256: str) -> None:
-        self.sha256 = f"{sha256}-thumbnail-{thumbnail.index}"
+        self.sha256 = f"{sha256}-thumbnail-{thumbnail.index}-{thumbnail.pk}"
         self.size = thumbnail.size
         self.content_type = thumbnail.content_type
-        self.storage_key = thumbnail.storage_key
         self.thumbnail = thumbnail
 
 
 def _open_thumbnail(blob: _ThumbnailBlob) -> Any:
-    from apps.dms.services import thumbnail_open
-
-    return thumbnail_open(blob.thumbnail)
+    return services.thumbnail_open(blob.thumbnail)
 
 
 class TwakeThumbnailView(APIView):
@@ -281,12 +281,7 @@ class TwakeThumbnailView(APIView):
         ctx = get_context(request)
         company_check(ctx, company_id)
         dms_file = _twake_file(ctx, file_id)
-        thumbnail = next(
-            (t for t in selectors.thumbnails_of(dms_file.stored_file_id)
-             if t.index == parse_int(index, "The thumbnail index")), None
-        )
-        if thumbnail is None:
-            raise NotFound("No such thumbnail.")
+        thumbnail = selectors.thumbnail_of(dms_file, parse_int(index, "The thumbnail index"))
         blob = _ThumbnailBlob(thumbnail, dms_file.stored_file.sha256)
         return file_response(request, stored_file=blob, file_name=f"{dms_file.name}.png",
                              content_type=thumbnail.content_type, inline=True,
