@@ -8,6 +8,9 @@ class UploadsConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
+        # The engine enqueues its tasks by name (it never imports them): register them here.
+        from apps.uploads import tasks  # noqa: F401
+
         schedule = getattr(settings, "CELERY_BEAT_SCHEDULE", None)
         if isinstance(schedule, dict):
             schedule.setdefault(

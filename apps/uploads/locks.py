@@ -151,7 +151,8 @@ class _PgLocks:
                     if not (shared and entry[0]):
                         return None
                 else:
-                    calls.append(("pg_try_advisory_lock_shared" if shared else "pg_try_advisory_lock", key))
+                    function = "pg_try_advisory_lock_shared" if shared else "pg_try_advisory_lock"
+                    calls.append((function, key))
             got = self._run(calls) if calls else []
             if not all(got):
                 undo = [(_unlock(function.endswith("_shared")), key)
@@ -184,11 +185,6 @@ class _PgLocks:
                 with contextlib.suppress(DatabaseError):
                     self._run(calls)
 
-
-def _unlock(shared: bool) -> str:
-    return "pg_advisory_unlock_shared" if shared else "pg_advisory_unlock"
-
-
     def close(self) -> None:
         with self._mutex:
             if self._conn is not None and self._pid == os.getpid():
@@ -196,6 +192,10 @@ def _unlock(shared: bool) -> str:
                     self._conn.close()
             self._conn, self._table = None, {}
             self.generation += 1
+
+
+def _unlock(shared: bool) -> str:
+    return "pg_advisory_unlock_shared" if shared else "pg_advisory_unlock"
 
 
 _pg_locks = _PgLocks()

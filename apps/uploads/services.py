@@ -19,6 +19,7 @@ import math
 from datetime import timedelta
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -46,9 +47,11 @@ def session_storage(session: UploadSession) -> Any:
 
 
 def finalize_enqueue(session_id: int) -> None:
-    from apps.uploads.tasks import finalize_upload
-
-    transaction.on_commit(lambda: finalize_upload.delay(session_id))
+    """Finalize the upload after commit, on a worker (eagerly in the embedded mode). The task is
+    found by name (``apps.py`` registers the tasks): the engine never imports its tasks module,
+    which imports the engine."""
+    task = current_app.tasks["apps.uploads.tasks.finalize_upload"]
+    transaction.on_commit(lambda: task.delay(session_id))
 
 
 def session_row_lock(session_id: int) -> UploadSession:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import IO, Any
 
+from celery import current_app
 from django.db import transaction
 from django.db.models import F
 
@@ -22,9 +23,8 @@ def stored_file_storage_of(stored_file: StoredFile) -> Any:
 
 
 def _enqueue_free(stored_file_id: int) -> None:
-    from apps.uploads.tasks import free_stored_file
-
-    transaction.on_commit(lambda: free_stored_file.delay(stored_file_id))
+    task = current_app.tasks["apps.uploads.tasks.free_stored_file"]  # by name: see services
+    transaction.on_commit(lambda: task.delay(stored_file_id))
 
 
 def stored_file_storage(stored_file: StoredFile) -> Any:
