@@ -11,7 +11,7 @@ NUXEO_CLIENT_VENV ?= var/peer-clients/nuxeo
 NUXEO_CLIENT_REQS := tests/requirements-nuxeo-client.txt
 NUXEO_CLIENT_STAMP := $(NUXEO_CLIENT_VENV)/.installed-$(shell sha1sum $(NUXEO_CLIENT_REQS) | cut -c1-12)
 
-.PHONY: install peer-clients ui-assets browser run migrate demo test fuzz-api lint bench-records bench-uploads bench-load bench-smoke clean
+.PHONY: install peer-clients ui-assets browser run migrate demo test test-interleaving fuzz-api lint bench-records bench-uploads bench-load bench-thumbnails bench-smoke clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -89,6 +89,15 @@ else
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 endif
 
+# The randomized interleaving of upload writers of every dialect (tests/uploads/interleaving.py) on
+# a live stack of its own, for DURATION seconds of steps with SEED (default: a random one, printed
+# so that a failure can be replayed). With DATABASE_URL=postgres://... and CELERY_BROKER_URL set it
+# runs on PostgreSQL with a real Celery worker that it kills now and then; else the embedded mode.
+SEED ?=
+DURATION ?= 600
+test-interleaving: install
+	$(BIN)/python -m tests.uploads.interleaving --seed "$(SEED)" --duration $(DURATION)
+
 # Schemathesis against a live service (gunicorn, fresh SQLite demo database), as GardenAdmin and as
 # GardenUser; FUZZ_MAX_EXAMPLES, FUZZ_SEED and FUZZ_WORKERS bound the run (README "Schemathesis").
 fuzz-api: install
@@ -108,6 +117,9 @@ bench-uploads: install
 
 bench-load: install
 	$(BIN)/python -m benchmarks.load $(BENCH_ARGS)
+
+bench-thumbnails: install
+	$(BIN)/python -m benchmarks.thumbnails $(BENCH_ARGS)
 
 bench-smoke: install
 	$(BIN)/python -m benchmarks.uploads --smoke

@@ -10,7 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from apps.core.errors import BadRequest
+from apps.core.errors import BadRequest, NotFound
 from apps.core.wire import parse_int
 from apps.dms.downloads import file_response
 from apps.dms.models import Archive, DMSFile, Image, Thumbnail
@@ -18,7 +18,8 @@ from apps.dms.models import Archive, DMSFile, Image, Thumbnail
 
 class _ThumbnailBlob:
     def __init__(self, thumbnail: Thumbnail) -> None:
-        self.sha256 = f"{thumbnail.stored_file.sha256}-thumbnail-{thumbnail.index}"
+        # A rebuilt thumbnail is a new row: its id in the tag, so a cached old one is not kept.
+        self.sha256 = f"{thumbnail.stored_file.sha256}-thumbnail-{thumbnail.index}-{thumbnail.pk}"
         self.size = thumbnail.size
         self.storage_key = thumbnail.storage_key
         self.thumbnail = thumbnail
@@ -27,7 +28,10 @@ class _ThumbnailBlob:
 def _open_thumbnail(blob: _ThumbnailBlob) -> Any:
     from apps.dms.services import thumbnail_open
 
-    return thumbnail_open(blob.thumbnail)
+    try:
+        return thumbnail_open(blob.thumbnail)
+    except NotFound as error:  # its bytes are gone: this page is not DRF's, so Django's 404
+        raise Http404 from error
 
 
 @admin.register(DMSFile)

@@ -226,7 +226,8 @@ class _ThumbnailBlob:
     """A thumbnail as ``file_response`` serves a stored file (its own ETag)."""
 
     def __init__(self, thumbnail, sha256: str) -> None:
-        self.sha256 = f"{sha256}-thumbnail-{thumbnail.index}"
+        # A rebuilt thumbnail is a new row: its id in the tag, so a cached old one is not kept.
+        self.sha256 = f"{sha256}-thumbnail-{thumbnail.index}-{thumbnail.pk}"
         self.size = thumbnail.size
         self.thumbnail = thumbnail
 
