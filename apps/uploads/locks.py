@@ -43,6 +43,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import logging
 import os
 import socket
 import ssl
@@ -55,6 +56,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connection, connections
+
+from apps.core.errors import ServiceUnavailable
+
+logger = logging.getLogger("ledgerdoc.uploads")
 
 APPEND = -1  # the one slot of an upload that grows by appends (tus, Axelor)
 FINALIZE = -2  # held by the process assembling the upload
@@ -138,7 +143,11 @@ class _PgLocks:
             with contextlib.suppress(Exception):
                 self._conn.close()
             self._lost()
-            raise DatabaseError(f"The upload lock connection failed: {error}") from error
+            logger.warning("The upload lock connection failed: %r", error)
+            raise ServiceUnavailable(
+                "The upload locks cannot be reached right now; try again.",
+                headers={"Retry-After": "2"},
+            ) from error
 
     def take(self, items: list[Item]) -> int | None:
         """Take every item or none: the generation they were taken in, or None when one is busy."""
@@ -182,8 +191,20 @@ class _PgLocks:
                     del self._table[key]
                     calls.append((_unlock(shared), key))
             if calls:
-                with contextlib.suppress(DatabaseError):
+                with contextlib.suppress(ServiceUnavailable):
                     self._run(calls)
+
+    def still_held(self, generation: int) -> bool:
+        """Locks taken in ``generation`` are still held: the connection that holds them is the one
+        they were taken on, and the server still answers on it (one round trip)."""
+        with self._mutex:
+            if generation != self.generation or self._pid != os.getpid() or self._conn is None:
+                return False
+            try:
+                self._run([("abs", 0)])  # any statement: the answer is what counts
+            except ServiceUnavailable:
+                return False
+            return True
 
     def close(self) -> None:
         with self._mutex:
@@ -301,8 +322,11 @@ class Hold:
 
     def intact(self) -> bool:
         """Still held: False when the process's lock connection was lost meanwhile (every lock of
-        the process went with it, and another process may hold them now)."""
-        return self.held and (not isinstance(self._token, int) or self._token == _pg_locks.generation)
+        the process went with it, and another process may hold them now). On PostgreSQL this asks
+        the server; a writer asks once, after its bytes are written and before it records them."""
+        if not self.held:
+            return False
+        return not isinstance(self._token, int) or _pg_locks.still_held(self._token)
 
     def is_free(self) -> bool:
         """True when nobody holds the locks (taken and given back at once)."""

@@ -16,14 +16,15 @@ from celery.exceptions import MaxRetriesExceededError
 from django.conf import settings
 from django.db import OperationalError
 
-from apps.core.errors import InsufficientStorage, StorageUnavailable
+from apps.core.errors import InsufficientStorage, ServiceUnavailable
 from apps.uploads import finalize, purge, stored_files
 
 logger = logging.getLogger("ledgerdoc.uploads")
 
-# Worth another try: the database, the network, a full disk or a failing S3 may be back soon.
+# Worth another try: the database, the network, a full disk, a failing S3 or the lock connection
+# may be back soon.
 TRANSIENT = (OperationalError, ConnectionError, TimeoutError, InsufficientStorage,
-             StorageUnavailable)
+             ServiceUnavailable)
 FINALIZE_MAX_RETRIES = 5
 FINALIZE_BUSY_RETRIES = 30
 

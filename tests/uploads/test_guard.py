@@ -199,3 +199,26 @@ def test_a_session_takes_one_write_shape(ctx, dialect, appending):
     assert refused.value.extra == {"uploadShape": expected}
     session.refresh_from_db()
     assert session.received_bytes == 0 and not session.chunks.exists()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the lock connection of PostgreSQL")
+def test_a_lost_lock_connection_leaves_the_writer_nothing_to_record(ctx, storage):
+    """The locks live on the process's lock connection: should it die under a writer (the server
+    freed its locks: another process may hold them now), the chunk is not recorded, and the next
+    request works on a new connection."""
+    data = payload(1000, seed=5)
+    session = services.session_create(ctx=ctx, file_name="a", size=1000)
+    slow = SlowBody(data, piece=100, pause=0.1)
+    thread, outcome = in_thread(chunks.chunk_accept, session=session, stream=slow, length=1000,
+                                index=0)
+    assert slow.started.wait(10)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE"
+                       " datname = current_database() AND application_name = 'ledgerdoc-locks'")
+    thread.join(20)
+    assert "error" in outcome and outcome["error"].status == 409
+    session.refresh_from_db()
+    assert session.received_bytes == 0 and not session.chunks.filter(received=True).exists()
+    chunks.chunk_accept(session=session, stream=io.BytesIO(data), length=1000, index=0)
+    session.refresh_from_db()
+    assert session.state == State.COMPLETED and session.stored_file.sha256 == sha(data)
