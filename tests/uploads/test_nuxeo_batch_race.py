@@ -7,12 +7,14 @@ several slots so their uploads share one stored file, slots replaced by a newer 
 the DELETE of the batch (or of some of its files, then of the batch) as soon as the first upload
 was answered, so that some uploads landed before it and others are still in flight. Which ones
 land is up to the interleaving; the tests assert only what holds for every interleaving.
-PostgreSQL's deadlock count is read from pg_stat_database before and after each round.
+PostgreSQL's deadlock count is read from pg_stat_database before the rounds and once the web
+nodes are stopped after them.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -44,8 +46,10 @@ GONE = {404}
 FILE_GONE = {404, 410}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def stack(tmp_path_factory):
+    """A deployment of its own per test: each test ends by stopping its web nodes (the only way
+    to read every deadlock they saw)."""
     live = LiveStack(tmp_path_factory.mktemp("nuxrace"), nodes=2,
                      extra_env={"UPLOAD_LOCK_WAIT": "5"})
     try:
@@ -54,7 +58,7 @@ def stack(tmp_path_factory):
         live.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def auth(stack):
     return {"Authorization": f"Bearer {stack.token('GardenUser')}"}
 
@@ -76,22 +80,28 @@ class Race:
 
 
 def _deadlocks(stack: LiveStack) -> int:
-    """The database's deadlock count, once every request's connection is closed: a backend flushes
-    its statistics before it leaves pg_stat_activity."""
+    """The deadlocks PostgreSQL counted in the stack's database (those its backends flushed)."""
     with stack.db() as db:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            others = db.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                " AND pid <> pg_backend_pid()"
-            ).fetchone()[0]
-            if not others:
-                break
-            time.sleep(0.05)
         db.execute("SELECT pg_stat_clear_snapshot()")
         return db.execute(
             "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
         ).fetchone()[0]
+
+
+def _stop_web(stack: LiveStack) -> None:
+    """Stop the web nodes and wait until their database connections are gone: a backend flushes
+    its statistics (its deadlocks among them) before it leaves pg_stat_activity, while one that
+    stays connected (a process's lock connection) may hold them back for a while."""
+    for process in stack.web:
+        stack.kill(process, signal.SIGTERM)
+    with stack.db() as db:
+        deadline = time.monotonic() + 60
+        while db.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid()"
+        ).fetchone()[0]:
+            assert time.monotonic() < deadline, "the web nodes' connections stayed open"
+            time.sleep(0.05)
 
 
 def _leftovers(stack: LiveStack) -> dict[str, object]:
@@ -180,12 +190,11 @@ def _new_batch(base: str, auth: dict[str, str]) -> str:
 
 def _round(
     stack: LiveStack, auth: dict[str, str], seed: int, *, file_deletes: bool
-) -> tuple[Race, int, dict[str, tuple[object, object]]]:
-    """One race: its answers, the deadlocks PostgreSQL counted during it, and what the race left
-    behind that was not there before it (name: (before, after))."""
+) -> tuple[Race, dict[str, tuple[object, object]]]:
+    """One race: its answers, and what it left behind that was not there before it (name:
+    (before, after))."""
     base = stack.urls[seed % len(stack.urls)]
     before = _leftovers(stack)
-    deadlocks = _deadlocks(stack)
     race = Race()
     batch_id = _new_batch(base, auth)
     # Files already in the batch when the race starts: the drop releases their stored file (which
@@ -222,17 +231,17 @@ def _round(
     race.add("GET", f"/api/v1/upload/{batch_id}", gone)
     after = _leftovers(stack)
     left = {key: (before[key], after[key]) for key in before if before[key] != after[key]}
-    return race, _deadlocks(stack) - deadlocks, left
+    return race, left
 
 
 def _summary(stack: LiveStack, auth: dict[str, str], *, file_deletes: bool) -> dict[str, object]:
-    """ROUNDS races: the deadlocks, the 5xx answers, the answers a Nuxeo client would not expect
-    there, and what any round left behind."""
+    """ROUNDS races, then the web nodes stopped: the deadlocks PostgreSQL counted, the 5xx answers,
+    the answers a Nuxeo client would not expect there, and what any round left behind."""
     summary: dict[str, object] = {"deadlocks": 0, "5xx": [], "unexpected": [], "left behind": []}
     statuses: dict[str, int] = {}
+    deadlocks = _deadlocks(stack)
     for n in range(ROUNDS):
-        race, deadlocks, left = _round(stack, auth, 1000 * n + 7, file_deletes=file_deletes)
-        summary["deadlocks"] += deadlocks
+        race, left = _round(stack, auth, 1000 * n + 7, file_deletes=file_deletes)
         summary["5xx"] += race.server_errors()
         for method, path, status, body in race.answers:
             statuses[f"{method} {status}"] = statuses.get(f"{method} {status}", 0) + 1
@@ -250,6 +259,8 @@ def _summary(stack: LiveStack, auth: dict[str, str], *, file_deletes: bool) -> d
                 summary["unexpected"].append((method, path, status, body))
         if left:
             summary["left behind"].append(left)
+    _stop_web(stack)
+    summary["deadlocks"] = _deadlocks(stack) - deadlocks
     print(f"\n{ROUNDS} rounds, file deletes {file_deletes}: {statuses}, "
           f"{summary['deadlocks']} deadlocks")
     return summary
