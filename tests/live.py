@@ -181,15 +181,38 @@ class LiveStack:
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=20)
 
+    def scrub(self) -> str:
+        """``manage.py scrub_files`` on this deployment: every stored file re-hashed. Its report is
+        appended to ``LEDGERDOC_SCRUB_LOG`` when set (``.ci/run`` fails on any mismatch there);
+        AssertionError when a stored file's bytes no longer match its SHA-256."""
+        done = subprocess.run(
+            [PYTHON, "manage.py", "scrub_files"], cwd=ROOT, env=self.env, capture_output=True,
+            text=True, timeout=600,
+        )
+        report = done.stdout + done.stderr
+        log = os.environ.get("LEDGERDOC_SCRUB_LOG")
+        if log:
+            with open(log, "a", encoding="utf-8") as out:
+                out.write(f"== {self.env.get('VAR_DIR')} (exit {done.returncode})\n{report}")
+        if done.returncode != 0:
+            raise AssertionError(f"scrub_files found stored files that changed:\n{report}")
+        return report
+
     def stop(self) -> None:
+        """Stop every process, then (once nothing writes any more) scrub the stored files and
+        drop the deployment's database."""
         for process in self.web + self.celery:
             if process.poll() is None:
                 self.kill(process, signal.SIGTERM)
                 if process.poll() is None:
                     self.kill(process)
-        if self._pg_db:
-            with contextlib.suppress(Exception):
-                _pg(self._pg_admin, f'DROP DATABASE IF EXISTS "{self._pg_db}" WITH (FORCE)')
+        try:
+            if self.urls:  # it was up: whatever it stored is checked
+                self.scrub()
+        finally:
+            if self._pg_db:
+                with contextlib.suppress(Exception):
+                    _pg(self._pg_admin, f'DROP DATABASE IF EXISTS "{self._pg_db}" WITH (FORCE)')
 
     # --- the client's side ----------------------------------------------------------------------
 
