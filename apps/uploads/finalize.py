@@ -54,13 +54,18 @@ def session_finalize(*, session_id: int) -> bool:
             logger.info("Finalize of %s waits for a writer still holding the upload", session.uid)
             return False
         try:
-            _finalize_locked(session_id)
+            completed = _finalize_locked(session_id)
         finally:
             guard.release()
+    if completed is not None:
+        # Once nothing of the upload is held: a hook may well close the session (dms cancels a
+        # placed file's upload), which takes its guard.
+        transaction.on_commit(lambda: _run_completion_hooks(completed))
     return True
 
 
-def _finalize_locked(session_id: int) -> None:
+def _finalize_locked(session_id: int) -> UploadSession | None:
+    """The upload, if this run completed it."""
     claimed = UploadSession.objects.filter(
         pk=session_id, state__in=[State.UPLOADING, State.PROCESSING]
     ).update(state=State.PROCESSING)
@@ -97,12 +102,12 @@ def _finalize_locked(session_id: int) -> None:
         UploadSession.objects.filter(pk=session_id).update(assembled_sha256=digest)
     else:
         size = session.received_bytes
-    _record_stored_file(session, store, digest, size)
+    return _record_stored_file(session, store, digest, size)
 
 
 def _record_stored_file(
     session: UploadSession, store: stores.ChunkStore, digest: str, size: int
-) -> None:
+) -> UploadSession | None:
     backend = session.storage_backend
     for attempt in range(3):
         try:
@@ -149,8 +154,7 @@ def _record_stored_file(
                 # again after completion is still answered idempotently; their bytes go.
                 locked.chunks.update(storage_key="", etag="")
                 transaction.on_commit(lambda done=locked: services.session_bytes_cleanup(done))
-                transaction.on_commit(lambda done=locked: _run_completion_hooks(done))
-            return
+            return locked
         except IntegrityError:
             if attempt == 2:
                 raise

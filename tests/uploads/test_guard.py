@@ -222,3 +222,22 @@ def test_a_lost_lock_connection_leaves_the_writer_nothing_to_record(ctx, storage
     chunks.chunk_accept(session=session, stream=io.BytesIO(data), length=1000, index=0)
     session.refresh_from_db()
     assert session.state == State.COMPLETED and session.stored_file.sha256 == sha(data)
+
+
+def test_completion_hooks_run_once_nothing_of_the_upload_is_held(ctx):
+    """A hook may close the session (dms cancels a placed file's upload), which takes the guard:
+    hooks run after finalize gave it back, never waiting for their own finalize."""
+    seen = []
+
+    def hook(session):
+        seen.append((session.pk, locks.guard(session.uid).is_free(),
+                     locks.slot(session.uid, locks.FINALIZE).is_free()))
+
+    finalize.register_completion_hook(hook)
+    try:
+        data = payload(1000, seed=6)
+        session = services.session_create(ctx=ctx, file_name="a", size=1000)
+        chunks.chunk_accept(session=session, stream=io.BytesIO(data), length=1000, index=0)
+    finally:
+        finalize.unregister_completion_hook(hook)
+    assert seen == [(session.pk, True, True)]
