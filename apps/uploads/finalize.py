@@ -112,9 +112,13 @@ def _record_stored_file(
     for attempt in range(3):
         try:
             with transaction.atomic():
-                locked = UploadSession.objects.select_for_update().get(pk=session.pk)
+                locked = UploadSession.objects.select_for_update().filter(pk=session.pk).first()
+                if locked is None:
+                    # Gone meanwhile (its batch was dropped): what was assembled goes too.
+                    transaction.on_commit(lambda: services.session_bytes_cleanup(session))
+                    return None
                 if locked.state != State.PROCESSING:
-                    return
+                    return None
                 stored = (
                     StoredFile.objects.select_for_update()
                     .filter(

@@ -136,7 +136,10 @@ def session_create(
 
     with transaction.atomic():
         # A batch dropped meanwhile takes its slots with it: 404 rather than a dangling row.
-        if batch is not None and not Batch.objects.select_for_update().filter(pk=batch.pk).exists():
+        # FOR NO KEY UPDATE, as batches.py locks it: the batch's other uploads committing check
+        # their foreign key to it (FOR KEY SHARE) and must not wait here.
+        batch_row = Batch.objects.select_for_update(no_key=True).filter(pk=batch.pk) if batch else None
+        if batch_row is not None and not batch_row.exists():
             raise NotFound("No such batch.")
         session = UploadSession(
             client_id=ctx.client_id,
