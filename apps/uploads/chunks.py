@@ -400,6 +400,8 @@ def session_quiesce(*, session: UploadSession) -> UploadSession:
     returned shows the true offset. A dead request's claim costs no wait (its lock is free).
     """
     if not UploadChunk.objects.filter(session_id=session.pk, received=False).exists():
+        # No append in flight now; one may have been recorded since the caller read the row.
+        session.refresh_from_db()
         return session
     lock = locks.slot(session.uid, locks.APPEND)
     lock.acquire(locks.wait_seconds(), on_busy=lambda: locks.request_stop(session, None))
