@@ -401,12 +401,18 @@ def session_quiesce(*, session: UploadSession) -> UploadSession:
     """
     if not UploadChunk.objects.filter(session_id=session.pk, received=False).exists():
         # No append in flight now; one may have been recorded since the caller read the row.
-        session.refresh_from_db()
-        return session
+        return _reread(session)
     lock = locks.slot(session.uid, locks.APPEND)
     lock.acquire(locks.wait_seconds(), on_busy=lambda: locks.request_stop(session, None))
     lock.release()
-    session.refresh_from_db()
+    return _reread(session)
+
+
+def _reread(session: UploadSession) -> UploadSession:
+    try:
+        session.refresh_from_db()
+    except UploadSession.DoesNotExist as error:
+        raise NotFound("The upload no longer exists.") from error
     return session
 
 
