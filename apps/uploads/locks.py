@@ -108,7 +108,10 @@ class _PgLocks:
             "password": override.get("PASSWORD") or base.get("PASSWORD") or None,
             "host": override.get("HOST") or base.get("HOST") or None,
             "port": override.get("PORT") or base.get("PORT") or None,
-            "application_name": "ledgerdoc-locks",
+            # The process's own name when it has one (DATABASE_APPLICATION_NAME): pg_locks joined
+            # with pg_stat_activity then says which node or worker holds an upload's lock.
+            "application_name": (base.get("OPTIONS") or {}).get("application_name")
+            or "ledgerdoc-locks",
             "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
             "keepalives_count": 4, "connect_timeout": 10,
         }
