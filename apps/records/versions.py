@@ -50,8 +50,11 @@ def next_version(obj: Any) -> None:
         setattr(obj, ROW_VERSION, (getattr(obj, ROW_VERSION) or 0) + 1)
 
 
-def _entity_tags(value: Any, header: str) -> list[str] | None:
-    """The opaque tags a conditional header lists (``W/`` and quotes dropped); None when absent."""
+def _entity_tags(value: Any, header: str, *, weak: bool) -> list[str] | None:
+    """The opaque tags a conditional header lists, quotes dropped; None when absent.
+
+    ``weak``: the weak comparison (``W/"x"`` counts as ``x``); otherwise the strong one, where a
+    weak tag matches nothing (RFC 9110 §8.8.3.2) and is left out."""
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_IF_MATCH:
@@ -59,25 +62,28 @@ def _entity_tags(value: Any, header: str) -> list[str] | None:
     tags = []
     for part in value.split(","):
         tag = part.strip()
-        if tag.startswith("W/"):
+        is_weak = tag.startswith("W/")
+        if is_weak:
             tag = tag[2:]
         tag = tag.strip('"')
         if not tag:
             raise BadRequest(f"{header}: an empty entity tag.")
-        tags.append(tag)
+        if weak or not is_weak:
+            tags.append(tag)
     return tags
 
 
 def parse_if_match(value: Any) -> list[str] | None:
-    """``If-Match`` (or a body's ``@odata.etag``) → the tags it lists; None when absent."""
-    return _entity_tags(value, "If-Match")
+    """``If-Match`` (or a body's ``@odata.etag``) → the strong tags it lists (a weak one never
+    matches: RFC 9110 §13.1.1 asks for the strong comparison); None when absent."""
+    return _entity_tags(value, "If-Match", weak=False)
 
 
 def none_match(if_none_match: Any, etag: str) -> bool:
     """True when ``If-None-Match`` names ``etag`` or is ``*``: a GET then answers 304.
 
     Weak comparison (RFC 9110 §13.1.2): ``W/"3.17..."`` matches ``"3.17..."``. Absent: False."""
-    tags = _entity_tags(if_none_match, "If-None-Match")
+    tags = _entity_tags(if_none_match, "If-None-Match", weak=True)
     if tags is None:
         return False
     return "*" in tags or etag.removeprefix("W/").strip('"') in tags

@@ -56,6 +56,25 @@ def test_stale_if_match_is_412_and_row_unchanged(garden_user, joe):
     assert joe.description == "someone else"
 
 
+def test_weak_if_match_never_matches(garden_user, joe, garden):
+    """RFC 9110 §13.1.1: If-Match uses the strong comparison, so ``W/`` + the current tag is 412
+    (PUT, DELETE and the body's @odata.etag alike) and the row stays as it was."""
+    url = f"{BP_URL}/{joe.pk}"
+    current = _etag(garden_user, url)
+    _problem(garden_user.put(url, {"Description": "weak"}, format="json", HTTP_IF_MATCH=f"W/{current}"), 412)
+    _problem(garden_user.put(url, {"Description": "weak", "@odata.etag": f"W/{current}"}, format="json"), 412)
+    _problem(garden_user.delete(url, HTTP_IF_MATCH=f"W/{current}"), 412)
+    joe.refresh_from_db()
+    assert joe.description != "weak"
+    assert _etag(garden_user, url) == current
+    # A list naming the strong tag beside a weak one still matches.
+    response = garden_user.put(url, {"Description": "strong"}, format="json",
+                               HTTP_IF_MATCH=f'W/{current}, {current}')
+    assert response.status_code == 200, response.content
+    joe.refresh_from_db()
+    assert joe.description == "strong"
+
+
 def test_without_if_match_or_with_star_as_before(garden_user, joe):
     url = f"{BP_URL}/{joe.pk}"
     assert garden_user.put(url, {"Description": "a"}, format="json").status_code == 200
