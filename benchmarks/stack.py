@@ -192,6 +192,9 @@ class Stack:
         if self._drop:
             with contextlib.suppress(Exception):
                 _pg(f'DROP DATABASE IF EXISTS "{self._drop}" WITH (FORCE)')
+        from tests import service_logs
+
+        service_logs.report(f"benchmark {self.work_dir.name}", self.work_dir.glob("*.log"))
 
     def __enter__(self) -> Stack:
         return self.start()

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from tests import service_logs
 from tests.conftest import _free_port as free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,6 +66,10 @@ class LiveStack:
     workers: int = 0
     broker: bool = False  # finalize through CELERY_BROKER_URL (to workers started here)
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Why this deployment's logs may hold tracebacks (its test kills processes on purpose): they
+    # are then reported as expected; without it any traceback fails CI (tests/service_logs.py).
+    tracebacks_expected: str = ""
+    label: str = ""
     urls: list[str] = field(default_factory=list)
     web: list[subprocess.Popen] = field(default_factory=list)
     celery: list[subprocess.Popen] = field(default_factory=list)
@@ -77,6 +82,7 @@ class LiveStack:
 
     def start(self, s3_endpoint: str | None = None) -> LiveStack:
         run = uuid.uuid4().hex[:10]
+        self.label = self.label or os.environ.get("PYTEST_CURRENT_TEST", "").split(" (")[0] or run
         var = self.base_dir / f"live-{run}"
         var.mkdir(parents=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
@@ -210,6 +216,9 @@ class LiveStack:
             if self.urls:  # it was up: whatever it stored is checked
                 self.scrub()
         finally:
+            if self.env.get("VAR_DIR"):
+                service_logs.report(self.label, Path(self.env["VAR_DIR"]).glob("*.log"),
+                                    expected=self.tracebacks_expected)
             if self._pg_db:
                 with contextlib.suppress(Exception):
                     _pg(self._pg_admin, f'DROP DATABASE IF EXISTS "{self._pg_db}" WITH (FORCE)')

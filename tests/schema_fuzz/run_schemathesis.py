@@ -1,11 +1,15 @@
 """Run schemathesis against a live Ledgerdoc, once per demo user, each on a fresh demo database.
 
-For every user (GardenAdmin, then GardenUser): a temp VAR_DIR with a SQLite file, ``migrate`` and
-``load_demo``, gunicorn with config/gunicorn.conf.py on a free port (Celery eager, local storage),
-a bearer token from ``POST /api/v1/auth/tokens``, then ``st run`` on /api/schema/ with the checks
-of issue 13 on every operation, on a bounded budget. Exits non-zero when any run finds a failure.
+For every user (GardenAdmin, then GardenUser): a temp VAR_DIR with a SQLite file (or, with
+``--postgres URL``, a fresh PostgreSQL database on that server, dropped at the end), ``migrate``
+and ``load_demo``, gunicorn with config/gunicorn.conf.py on a free port (Celery eager, local
+storage), a bearer token from ``POST /api/v1/auth/tokens``, then ``st run`` on /api/schema/ with
+the checks of issue 13 on every operation, on a bounded budget. Exits non-zero when any run finds a
+failure, or when the service's log holds a traceback (tests/service_logs.py: a request that failed
+inside although its answer looked fine).
 
     .venv/bin/python tests/schema_fuzz/run_schemathesis.py [--max-examples N] [--users A,B]
+        [--workers 2] [--postgres postgres://postgres@127.0.0.1:5432]
 """
 
 from __future__ import annotations
@@ -27,6 +31,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests import service_logs  # noqa: E402 - after the project root is importable
+
 BIN = Path(sys.executable).parent
 CHECKS = (
     "not_a_server_error,status_code_conformance,content_type_conformance,"
@@ -44,11 +52,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def service_env(var_dir: Path) -> dict[str, str]:
+def _pg(server: str, statement: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        conn.execute(statement)
+
+
+def service_env(var_dir: Path, database_url: str = "") -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES)}
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings", VAR_DIR=str(var_dir), DEBUG="false",
-        DATABASE_URL=f"sqlite:///{var_dir / 'db.sqlite3'}", STORAGE_BACKEND="local",
+        DATABASE_URL=database_url or f"sqlite:///{var_dir / 'db.sqlite3'}", STORAGE_BACKEND="local",
         CELERY_TASK_ALWAYS_EAGER="true", PYTHONUNBUFFERED="1", ALLOWED_HOSTS="127.0.0.1,localhost",
     )
     return env
@@ -101,8 +116,13 @@ def stop_service(process: subprocess.Popen) -> None:
 
 def fuzz_as(user: str, args: argparse.Namespace, report_dir: Path) -> int:
     var_dir = Path(tempfile.mkdtemp(prefix=f"ledgerdoc-fuzz-{user}-"))
-    env = service_env(var_dir)
-    print(f"[fuzz] {user}: fresh demo database in {var_dir}", flush=True)
+    database = ""
+    if args.postgres:
+        database = f"ledgerdoc_fuzz_{user.lower()}_{os.getpid()}"
+        _pg(args.postgres, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        _pg(args.postgres, f'CREATE DATABASE "{database}"')
+    env = service_env(var_dir, f"{args.postgres}/{database}" if database else "")
+    print(f"[fuzz] {user}: fresh demo database {database or var_dir}", flush=True)
     process, url = start_service(var_dir, env)
     code = 1
     try:
@@ -135,6 +155,13 @@ def fuzz_as(user: str, args: argparse.Namespace, report_dir: Path) -> int:
         code = subprocess.run(command, cwd=ROOT, env=st_env).returncode
     finally:
         stop_service(process)
+        if database:
+            with contextlib.suppress(Exception):
+                _pg(args.postgres, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        found = service_logs.report(f"fuzz-api {user}", [var_dir / "gunicorn.log"])
+        if found:
+            print(f"[fuzz] {user}: {found} traceback(s) in the service's log", flush=True)
+            code = code or 1
         if code == 0 and not args.keep:
             shutil.rmtree(var_dir, ignore_errors=True)
         else:
@@ -149,6 +176,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=int(os.environ.get("FUZZ_SEED", 13)))
     parser.add_argument("--workers", default=os.environ.get("FUZZ_WORKERS", "1"))
     parser.add_argument("--phases", default="examples,coverage,fuzzing")
+    parser.add_argument("--postgres", default=os.environ.get("FUZZ_POSTGRES_URL", ""),
+                        help="a PostgreSQL server URL (no database name): fuzz on PostgreSQL")
     parser.add_argument("--report-dir", default=str(ROOT / "var" / "schemathesis"))
     parser.add_argument("--keep", action="store_true", help="keep each run's VAR_DIR")
     parser.add_argument("extra", nargs="*", help="more `st run` options, after --")
