@@ -264,6 +264,10 @@ AUTH_BASIC_ENABLED = env.bool("AUTH_BASIC_ENABLED", default=True)
 # How long a successful HTTP Basic check is remembered (keyed hash of the credentials; dropped on
 # password change, deactivation and logout). 0 hashes the password on every request.
 AUTH_BASIC_MEMO_SECONDS = env.int("AUTH_BASIC_MEMO_SECONDS", default=120)
+# One budget of failed password checks per client address and user name, shared by the API login,
+# HTTP Basic and the UI sign-in: "<failures>/<window>", the window in s, m, h or d (successes do
+# not spend it). Past it: 429 with Retry-After, even with the right password.
+AUTH_FAILURE_LIMIT = env.str("AUTH_FAILURE_LIMIT", default="30/5m")
 
 JWT_PRIVATE_KEY = env.str("JWT_PRIVATE_KEY", multiline=True, default="") or local_rsa_private_pem(
     VAR_DIR

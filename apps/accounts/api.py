@@ -7,6 +7,7 @@ import json
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from jwt.algorithms import RSAAlgorithm
 from rest_framework import status
+from rest_framework.exceptions import Throttled
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,7 +16,7 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from apps.accounts import selectors, serializers, services
 from apps.accounts.authentication import LoginTokenAuthentication
 from apps.accounts.permissions import HasLoginGrant
-from apps.accounts.throttling import LoginRateThrottle, RefreshRateThrottle
+from apps.accounts.throttling import FailureBudget, RefreshRateThrottle
 from apps.core.context import get_context
 from apps.core.errors import NotFound
 from apps.core.openapi import problems
@@ -40,9 +41,10 @@ def _session_body(issued: services.IssuedTokens) -> dict:
 
 
 class TokensView(APIView):
-    """``POST`` logs in (step 1, or in one step with ``parameters``); ``PUT`` picks the context."""
+    """``POST`` logs in (step 1, or in one step with ``parameters``); ``PUT`` picks the context.
 
-    throttle_classes = (LoginRateThrottle,)
+    The password check spends the caller's failure budget (``FailureBudget``: one per address and
+    user name, shared with HTTP Basic and the UI sign-in) only when it fails."""
 
     def get_authenticators(self):
         if self.request is not None and self.request.method == "PUT":
@@ -54,9 +56,6 @@ class TokensView(APIView):
             return [HasLoginGrant()]
         return [AllowAny()]
 
-    def get_throttles(self):
-        return super().get_throttles() if self.request.method == "POST" else []
-
     @extend_schema(
         request=serializers.LoginInputSerializer,
         responses={200: serializers.LoginOutputSerializer, **problems(401, 403, 429)},
@@ -67,9 +66,16 @@ class TokensView(APIView):
     def post(self, request):
         data = serializers.LoginInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        budget = FailureBudget(request, data.validated_data["userName"])
+        if not budget.spend():
+            raise Throttled(
+                wait=budget.wait_seconds,
+                detail="Too many failed logins for this user name; try again later.",
+            )
         user = services.credentials_check(
             username=data.validated_data["userName"], password=data.validated_data["password"]
         )
+        budget.refund()
         if "parameters" in data.validated_data:
             issued = services.session_open(user=user, params=data.validated_data["parameters"])
             return Response(_session_body(issued))

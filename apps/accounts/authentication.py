@@ -17,7 +17,7 @@ from rest_framework_simplejwt.tokens import AccessToken, UntypedToken
 
 from apps.accounts import basic_memo, selectors, services
 from apps.accounts.models import User
-from apps.accounts.throttling import BasicFailureThrottle
+from apps.accounts.throttling import FailureBudget
 from apps.accounts.tokens import LoginToken
 from apps.core.errors import ApplicationError
 
@@ -112,18 +112,17 @@ class ContextBasicAuthentication(authentication.BasicAuthentication):
             raise AuthenticationFailed(str(exc)) from exc
 
     def authenticate_credentials(self, userid, password, request=None):
-        # The failure throttle comes first: a blocked name waits even with remembered credentials.
-        throttle = BasicFailureThrottle(request, userid)
-        if throttle.blocked():
-            raise Throttled(wait=throttle.wait())
+        # The failure budget comes first: a blocked name waits even with remembered credentials.
+        budget = FailureBudget(request, userid)
+        if budget.blocked():
+            raise Throttled(wait=budget.wait_seconds)
         user = basic_memo.recall(userid, password)
         if user is not None:
             return user, None
-        try:
-            user, auth = super().authenticate_credentials(userid, password, request)
-        except AuthenticationFailed:
-            throttle.record_failure()
-            raise
+        if not budget.spend():
+            raise Throttled(wait=budget.wait_seconds)
+        user, auth = super().authenticate_credentials(userid, password, request)
+        budget.refund()
         basic_memo.remember(userid, password, user)
         return user, auth
 

@@ -16,9 +16,12 @@ PADDED = ["GardenUser ", " GardenUser", "GardenUser\t", "GardenUser\u00a0", "Gar
 
 
 @pytest.fixture
-def three_per_minute(monkeypatch):
+def three_per_minute(monkeypatch, settings):
+    """Three password failures per address and user name (the shared failure budget), and three
+    refreshes a minute."""
     from rest_framework.throttling import SimpleRateThrottle
 
+    settings.AUTH_FAILURE_LIMIT = "3/5m"
     monkeypatch.setattr(
         SimpleRateThrottle, "THROTTLE_RATES", {**SimpleRateThrottle.THROTTLE_RATES, "login": "3/min"}
     )

@@ -3,6 +3,7 @@ warehouse), and sign out. Both steps call the same services as ``/api/v1/auth/to
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 from urllib.parse import urlencode
@@ -19,7 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from apps.accounts import selectors as account_selectors
 from apps.accounts import services as account_services
 from apps.accounts.models import User
-from apps.accounts.throttling import BasicFailureThrottle
+from apps.accounts.throttling import FailureBudget
 from apps.core.errors import ApplicationError, NotAuthenticated
 from apps.ui.session import AUTH_SESSION_KEY, PENDING_AT_KEY, PENDING_USER_KEY
 
@@ -44,37 +45,53 @@ def _pending_user(request: HttpRequest) -> User | None:
     return User.objects.filter(pk=user_id, is_active=True).first()
 
 
+def _in_words(seconds: int) -> str:
+    """A wait as a person says it: "40 seconds", "1 minute", "5 minutes" (rounded up)."""
+    if seconds < 60:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
 @require_http_methods(["GET", "POST"])
 def login_view(request: HttpRequest) -> HttpResponse:
     """Step 1: user name and password."""
     error = ""
     username = ""
     status = 200
+    retry_after = 0
     if request.method == "POST":
         username = (request.POST.get("username") or "")[:MAX_NAME]
         password = (request.POST.get("password") or "")[:1024]
-        throttle = BasicFailureThrottle(request, username)
-        if throttle.blocked():
-            wait = int(throttle.wait() or 60) + 1
-            error = f"Too many failed attempts. Please wait {wait} seconds and try again."
+        # The failure budget the API login and HTTP Basic spend too (successes do not spend it).
+        budget = FailureBudget(request, username)
+        if not budget.spend():
+            error = (
+                "Too many failed sign-ins with this user name. "
+                f"Please try again in {_in_words(budget.wait_seconds)}."
+            )
             status = 429
+            retry_after = budget.wait_seconds
         else:
             try:
                 user = account_services.credentials_check(username=username, password=password)
             except NotAuthenticated:
-                throttle.record_failure()
                 error = "The user name or password is not right."
                 status = 401
             else:
+                budget.refund()
                 request.session.cycle_key()
                 request.session[PENDING_USER_KEY] = user.pk
                 request.session[PENDING_AT_KEY] = time.time()
                 request.session.pop(AUTH_SESSION_KEY, None)
                 return redirect(f"{reverse('ui:login-context')}?{urlencode({'next': _next_url(request)})}")
-    return render(
+    response = render(
         request, "ui/login.html",
         {"error": error, "username": username, "next": _next_url(request)}, status=status,
     )
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 def _choices(user: User, wanted: dict[str, Any]) -> dict[str, Any]:
