@@ -7,7 +7,9 @@ from collections.abc import Iterable
 
 from django.core.cache import cache
 from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
 
+from apps.accounts import table_access_cache
 from apps.accounts.models import (
     AuthSession,
     Client,
@@ -33,9 +35,34 @@ def user_roles_qs(user: User) -> QuerySet[UserRole]:
     ).select_related("role", "role__client", "default_org", "default_warehouse")
 
 
+def user_default_grant(user: User) -> UserRole | None:
+    """The user's default grant (HTTP Basic's context): the default role, else the first. Its role
+    comes with its table access generation (``role.access_generation``), read in the same
+    statement: a Basic request learns of any change of the role's access at no extra round trip."""
+    grant = (
+        user_roles_qs(user)
+        .annotate(access_generation=RawSQL(_grant_generation_sql(), ()))
+        .order_by("-is_default", "role_id")
+        .first()
+    )
+    if grant is not None:
+        grant.role.access_generation = table_access_cache.generation_of(grant.access_generation)
+    return grant
+
+
+def _grant_generation_sql() -> str:
+    from django.db import connection
+
+    qn = connection.ops.quote_name
+    meta = UserRole._meta
+    role_column = f"{qn(meta.db_table)}.{qn(meta.get_field('role').column)}"
+    return table_access_cache.generation_sql(connection, role_column)
+
+
 def session_for_token(session_id) -> AuthSession | None:
     """A login session with its user, client and role, ``grant_active`` (whether the user's grant
-    of that role is still active) and the role's org access (``role_org_access`` answers from it).
+    of that role is still active), the role's org access (``role_org_access`` answers from it) and
+    its table access generation (``role.access_generation``, see ``table_access_cache``).
 
     Every authenticated request makes this read, so it is one statement built once per process
     (``_SessionRead``) and planned once per connection (``apps.core.prepared``): no query is
@@ -44,8 +71,9 @@ def session_for_token(session_id) -> AuthSession | None:
 
 
 class _SessionRead:
-    """``AD_Session`` joined to its user, client and role, the grant as an EXISTS, and the role's
-    ``AD_Role_OrgAccess`` rows left-joined (one row per org access; one row for an all-orgs role).
+    """``AD_Session`` joined to its user, client and role, the grant as an EXISTS, the role's
+    table access generation as a scalar subquery, and the role's ``AD_Role_OrgAccess`` rows
+    left-joined (one row per org access; one row for an all-orgs role).
     Instances are made as a queryset makes them (``apps.core.prepared.Columns``)."""
 
     MODELS = (("s", AuthSession), ("u", User), ("c", Client), ("r", Role))
@@ -67,6 +95,7 @@ class _SessionRead:
             f"EXISTS(SELECT 1 FROM {qn(grant.db_table)} g WHERE "
             f"g.{col(grant, 'user')} = s.{col(session, 'user')} AND "
             f"g.{col(grant, 'role')} = s.{col(session, 'role')} AND g.{col(grant, 'is_active')}), "
+            f"{table_access_cache.generation_sql(connection, f'r.{r_pk}')}, "
             f"a.{col(access, 'org')}, a.{col(access, 'is_read_only')} "
             f"FROM {qn(session.db_table)} s "
             f"JOIN {qn(User._meta.db_table)} u ON u.{qn(User._meta.pk.column)} = s.{col(session, 'user')} "
@@ -108,6 +137,7 @@ class _SessionRead:
         for name, related in (("user", user), ("client", client), ("role", role)):
             AuthSession._meta.get_field(name).set_cached_value(session, related)
         session.grant_active = bool(rows[0][start])
+        role.access_generation = table_access_cache.generation_of(rows[0][start + 1])
         if not role.is_all_orgs:
             access = [(org_id, bool(read_only)) for *_, org_id, read_only in rows
                       if org_id is not None]

@@ -206,9 +206,8 @@ def session_context_check(*, session_id: str) -> RequestContext:
     """The context of a live login session, checked as every bearer request checks it (revoked,
     past its hard limit, idle past a refresh token's life, user/client/role/grant inactive):
     for clients that hold the session id rather than a token (the web UI's Django session)."""
-    session = (
-        AuthSession.objects.select_related("user", "client", "role").filter(pk=session_id).first()
-    )
+    # The bearer requests' read: one statement, with the grant, org access and access generation.
+    session = selectors.session_for_token(session_id)
     now = timezone.now()
     if session is None or session.is_revoked:
         raise NotAuthenticated("Your session has ended; sign in again.")
@@ -282,7 +281,7 @@ def context_for_session(session: AuthSession) -> RequestContext:
 
 def context_default_for_user(user: User) -> RequestContext:
     """The user's default context (HTTP Basic): the default role, its default org and warehouse."""
-    user_role = selectors.user_roles_qs(user).order_by("-is_default", "role_id").first()
+    user_role = selectors.user_default_grant(user)
     if user_role is None:
         raise NotAuthenticated("This user has no active role.")
     role = user_role.role
