@@ -232,6 +232,8 @@ PROCESS_JOB_STALE_SECONDS = env.int("PROCESS_JOB_STALE_SECONDS", default=300)  #
 WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=False)  # loopback, LAN
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=6)
+# How long saving a subscription waits for DNS to judge its host (no answer: the delivery check decides).
+WEBHOOK_SAVE_RESOLVE_SECONDS = env.float("WEBHOOK_SAVE_RESOLVE_SECONDS", default=1.0)
 
 # --- Email (workflow notices) -----------------------------------------------------------------
 # smtp+tls://user:password@host:587, smtp://host:25, consolemail:// (the default: to the log) ...

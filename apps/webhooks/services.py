@@ -17,7 +17,13 @@ from apps.core.errors import BadRequest
 from apps.webhooks import signing
 from apps.webhooks.events import endpoints_cache_clear, events_normalize
 from apps.webhooks.models import WebhookDelivery, WebhookEndpoint, secret_new
-from apps.webhooks.urlcheck import UnsafeURL, url_check_resolved, url_validate
+from apps.webhooks.urlcheck import (
+    Address,
+    UnsafeURL,
+    session_pinned,
+    url_check_resolved,
+    url_validate,
+)
 
 logger = logging.getLogger("ledgerdoc.webhooks")
 
@@ -100,14 +106,14 @@ def _claim(delivery_id: int) -> bool:
     )
 
 
-def _post(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> requests.Response:
+def _post(endpoint: WebhookEndpoint, delivery: WebhookDelivery, addresses: list[Address]) -> requests.Response:
+    """POST to the addresses the URL check judged (the name is not resolved again)."""
     body = delivery.body.encode("utf-8")
     headers = signing.headers(
         secret=endpoint.secret, message_id=delivery.message_id, timestamp=int(time.time()), body=body,
     )
     headers.update({"Content-Type": "application/json", "User-Agent": USER_AGENT})
-    with requests.Session() as session:
-        session.trust_env = False  # no proxy from the environment, no .netrc credentials
+    with session_pinned(addresses) as session:  # no proxy or .netrc from the environment either
         return session.post(
             endpoint.url, data=body, headers=headers, timeout=(5, _timeout()), allow_redirects=False,
         )
@@ -127,13 +133,12 @@ def delivery_attempt(*, delivery_id: int) -> float | None:
         error, permanent = "The endpoint is disabled.", True
     else:
         try:
-            url_validate(endpoint.url)
-            url_check_resolved(endpoint.url)
-            response = _post(endpoint, delivery)
+            addresses = url_check_resolved(endpoint.url)  # the form too; resolved once, pinned
+            response = _post(endpoint, delivery, addresses)
             code = response.status_code
             response.close()
-        except (UnsafeURL, BadRequest) as exc:
-            error, permanent = str(getattr(exc, "detail", exc))[:500], True
+        except UnsafeURL as exc:
+            error, permanent = str(exc)[:500], True
         except requests.RequestException as exc:
             error = f"{type(exc).__name__}: the endpoint did not answer."
     attempts = delivery.attempts + 1
