@@ -18,7 +18,7 @@ from apps.accounts.models import (
 
 @admin.register(Client)
 class ClientAdmin(admin.ModelAdmin):
-    list_display = ("id", "value", "name", "language", "is_active")
+    list_display = ("id", "value", "name", "language", "storage_quota", "is_active")
     list_filter = ("is_active",)
     search_fields = ("value", "name")
 

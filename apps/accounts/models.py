@@ -17,6 +17,13 @@ class Client(AuditedModel):
     name = models.CharField(db_column="Name", max_length=120)
     description = models.CharField(db_column="Description", max_length=255, blank=True)
     language = models.CharField(db_column="AD_Language", max_length=10, default="en_US")
+    # The most bytes the client may store (apps.uploads.quota): its stored files, once each, and
+    # its uploads in flight. Empty = unlimited.
+    storage_quota = models.PositiveBigIntegerField(
+        "storage quota (bytes)", db_column="StorageQuota", null=True, blank=True,
+        help_text="Most bytes the client may store: its files (a file stored once counts once) "
+                  "and its uploads in progress. Empty = unlimited.",
+    )
 
     class Meta:
         db_table = "AD_Client"

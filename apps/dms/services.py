@@ -643,7 +643,10 @@ def upload_copy(
     *, ctx: RequestContext, session: Any, location: str, table_name: str | None,
     record_ref: Any | None,
 ) -> CopyResult:
-    """Place a completed upload as an archive, an image or an attachment of a record."""
+    """Place a completed upload as an archive, an image or an attachment of a record.
+
+    No new bytes: the target references the upload's stored file (the client's own, counted once
+    by its storage quota, ``apps.uploads.quota``), so a copy is allowed at a full quota."""
     location = (location or session.location or "").upper()
     if location not in COPY_LOCATIONS:
         raise BadRequest(

@@ -32,7 +32,7 @@ from apps.core.errors import (
     Unprocessable,
 )
 from apps.core.wire import parse_int
-from apps.uploads import claims, locks, services, stores, wire
+from apps.uploads import claims, locks, quota, services, stores, wire
 from apps.uploads import storage as st
 from apps.uploads.models import UploadChunk, UploadSession
 
@@ -226,6 +226,13 @@ def _chunk_receive(
         return ChunkResult(locked, existing, created=False, complete=not locked.is_open)
 
     # 2b. Stream the body to its place without holding any row lock (the slot lock fences it).
+    #     While the upload's length is unknown, its client's quota bounds each chunk: one announced
+    #     over it is refused before a byte is read; each is counted at its record (step 3).
+    try:
+        quota.quota_precheck(session=locked, length=length)
+    except quota.QuotaExceeded:
+        _drop_claim(claim, locked, store, stores.Written(""))
+        raise
     watched = locks.stop_watch.watch(claim.pk, st.request_socket(stream))
     reader.should_stop = lambda: watched.stopped
     written = stores.Written("")
@@ -260,7 +267,11 @@ def _chunk_receive(
         logger.error("Chunk %s of %s: its locks were lost before the record", index, session.uid)
         complete = None
     else:
-        complete = claims.chunk_record(locked, claim, fields)
+        try:
+            complete = quota.chunk_record(locked, claim, fields)
+        except quota.QuotaExceeded:
+            _drop_claim(claim, locked, store, written)  # nothing of it counts, nor stays
+            raise
     if complete is not None:
         for name, value in fields.items():
             setattr(claim, name, value)

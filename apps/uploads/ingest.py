@@ -19,7 +19,7 @@ from typing import Any
 from django.conf import settings
 
 from apps.core.errors import PayloadTooLarge
-from apps.uploads import chunks, finalize, services
+from apps.uploads import chunks, finalize, quota, services
 from apps.uploads.models import UploadSession
 
 State = UploadSession.State
@@ -112,6 +112,8 @@ def body_accept(
     pieces = _pieces(session, length, index)
     if len(pieces) > 1:
         _refuse_early(session, length or 0, index, offset, verified=bool(sha256 or checksum))
+        # Of unknown length, the whole body against the client's quota: none of it, or all.
+        quota.quota_precheck(session=session, length=length)
     received, created = 0, False
     position = offset
     for number, piece in enumerate(pieces):

@@ -32,7 +32,7 @@ from apps.core.errors import (
     PayloadTooLarge,
 )
 from apps.core.wire import parse_int
-from apps.uploads import locks, stored_files, stores, wire
+from apps.uploads import locks, quota, stored_files, stores, wire
 from apps.uploads import storage as st
 from apps.uploads.models import Batch, UploadChunk, UploadSession
 
@@ -141,6 +141,9 @@ def session_create(
         batch_row = Batch.objects.select_for_update(no_key=True).filter(pk=batch.pk) if batch else None
         if batch_row is not None and not batch_row.exists():
             raise NotFound("No such batch.")
+        # A known length is reserved now, before the storage is opened (413 over the client's
+        # quota); an unknown one is counted chunk by chunk (apps.uploads.quota).
+        quota.quota_reserve(client_id=ctx.client_id, requested=size)
         session = UploadSession(
             client_id=ctx.client_id,
             org_id=ctx.org_id,
@@ -186,6 +189,8 @@ def session_declare_size(*, session: UploadSession, size: int) -> UploadSession:
             return locked
         if locked.received_bytes > size:
             raise Conflict("More bytes than that were already received.")
+        # The upload counted its received bytes; now it reserves the rest of its length.
+        quota.quota_reserve(client_id=locked.client_id, requested=size - locked.received_bytes)
         locked.size = size
         if locked.is_open and locked.all_in():
             locked.state = State.PROCESSING
@@ -291,6 +296,9 @@ def session_concatenate(
     alias, backend, location = place.pop()
     expires_in = int(settings.UPLOAD_DEFAULT_EXPIRY_SECONDS)
     with transaction.atomic():
+        # Its whole length is new bytes (each partial as often as it is named), whatever the
+        # stored files the partials are: reserved against the client's quota.
+        quota.quota_reserve(client_id=ctx.client_id, requested=size)
         session = UploadSession(
             client_id=ctx.client_id, org_id=ctx.org_id, created_by_id=ctx.user_id,
             updated_by_id=ctx.user_id, owner_id=ctx.user_id,

@@ -153,7 +153,10 @@ class UploadsView(APIView):
 
     @extend_schema(
         tags=TAGS, operation_id="uploads_create", request=UploadCreateIn,
-        responses={201: UploadCreatedOut}, summary="Open an upload session",
+        responses={201: UploadCreatedOut, 413: OpenApiResponse(
+            description="fileSize over the file size limit, or over the client's storage quota "
+                        "(code quota_exceeded, with quota, used, requested)")},
+        summary="Open an upload session",
     )
     def post(self, request):
         ctx = get_context(request)

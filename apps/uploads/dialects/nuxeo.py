@@ -180,7 +180,8 @@ class BatchFileView(APIView):
             201: FileUploadedOut,
             202: OpenApiResponse(FileUploadedOut, description="Chunk received; chunks missing"),
             409: OpenApiResponse(description="Other bytes already at this chunk"),
-            413: OpenApiResponse(description="Too large"),
+            413: OpenApiResponse(description="Too large, or over the client's storage quota "
+                                             "(code quota_exceeded)"),
         },
         summary="Upload a file of a batch, in one go or one chunk",
     )

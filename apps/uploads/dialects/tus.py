@@ -260,7 +260,9 @@ class TusCreateView(TusView):
         responses={
             201: OpenApiResponse(description="Created; Location, Upload-Offset, Upload-Expires"),
             412: OpenApiResponse(description="Unsupported Tus-Resumable"),
-            413: OpenApiResponse(description="Upload-Length exceeds Tus-Max-Size"),
+            413: OpenApiResponse(description="Upload-Length (a final upload: the sum of its "
+                                             "partials) exceeds Tus-Max-Size, or the client's "
+                                             "storage quota (code quota_exceeded)"),
             415: OpenApiResponse(description="Body without application/offset+octet-stream"),
             460: OpenApiResponse(description="Checksum Mismatch"),
         },
@@ -306,7 +308,11 @@ class TusCreateView(TusView):
         return response
 
     def _create_final(self, request: Any, ctx: Any, part_ids: list[str]) -> Response:
-        """``Upload-Concat: final``: the partials' bytes in order, as a new (finished) upload."""
+        """``Upload-Concat: final``: the partials' bytes in order, as a new (finished) upload.
+
+        Its length is the sum of the partials, each counted as often as it is named: the engine
+        refuses it (413) over ``Tus-Max-Size`` or the client's storage quota, so repeating one
+        partial cannot make more bytes than those allow."""
         if request.headers.get("Upload-Length") is not None or _has_body(request):
             raise BadRequest("A final upload takes neither Upload-Length nor a body.")
         raw_metadata = request.headers.get("Upload-Metadata") or ""
@@ -408,7 +414,9 @@ class TusUploadView(TusView):
             412: OpenApiResponse(description="Unsupported Tus-Resumable"),
             409: OpenApiResponse(description="Upload-Offset is not the current offset"),
             410: OpenApiResponse(description="Expired"),
-            413: OpenApiResponse(description="More bytes than Upload-Length"),
+            413: OpenApiResponse(description="More bytes than Upload-Length; or, while the "
+                                             "length is deferred, than the client's storage "
+                                             "quota allows (code quota_exceeded; nothing kept)"),
             415: OpenApiResponse(description="Not application/offset+octet-stream"),
             460: OpenApiResponse(description="Checksum Mismatch; nothing kept"),
         },
