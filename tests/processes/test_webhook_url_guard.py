@@ -18,11 +18,16 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
+import requests
 
 from apps.webhooks import services, urlcheck
 from apps.webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -352,3 +357,45 @@ def test_public_delivery_is_pinned_to_the_checked_address(strict, resolver, deli
     assert row.status == "pending" and "did not answer" in row.last_error  # a network error: retried
     assert opened == [("93.184.215.14", 443), ("2606:4700::1111", 443)]
     assert resolver.calls["hook.example.com"] == 1
+
+
+def test_pinned_https_keeps_the_name_for_sni_and_certificate(tmp_path):
+    """Pinned to 127.0.0.1, an https request still sends the name in SNI and Host and checks the
+    certificate against it (a certificate for another name is refused)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "1", "-subj", "/CN=pinned.example.com",
+                    "-addext", "subjectAltName=DNS:pinned.example.com"], check=True, capture_output=True)
+    seen: dict[str, str] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen["host"] = self.headers["Host"]
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+    context.sni_callback = lambda sock, name, ctx: seen.update(sni=name)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    port = server.server_address[1]
+    try:
+        with urlcheck.session_pinned([ipaddress.ip_address("127.0.0.1")]) as session:
+            response = session.get(f"https://pinned.example.com:{port}/x", verify=str(cert), timeout=5)
+            assert response.status_code == 200
+            assert seen == {"sni": "pinned.example.com", "host": f"pinned.example.com:{port}"}
+            with pytest.raises(requests.exceptions.SSLError):
+                session.get(f"https://other.example.com:{port}/x", verify=str(cert), timeout=5)
+    finally:
+        server.shutdown()
+        server.server_close()
