@@ -100,6 +100,27 @@ def parse_decimal(value: Any, what: str) -> Decimal:
     return number
 
 
+# What PostgreSQL cannot hold in a text (or jsonb) value: NUL, and (its encoding being UTF-8) a
+# lone surrogate, which only a JSON "\ud800" escape can produce. Either reaching a query is a
+# driver error, so both are refused where they come in (apps.core.middleware, apps.core.parsers).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def unstorable_character(text: str) -> str | None:
+    """What in ``text`` no database column can store, in words (``"a NUL character"``, ``"a lone
+    surrogate"``); None when there is nothing of the kind."""
+    found = _UNSTORABLE.search(text)
+    if found is None:
+        return None
+    return "a NUL character" if found.group() == "\x00" else "a lone surrogate"
+
+
+def shown_name(name: str, limit: int = 40) -> str:
+    """A client's parameter or field name, safe to echo in a message: the unstorable characters
+    spelled as escapes, cut at ``limit`` characters."""
+    return _UNSTORABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", name[:limit])
+
+
 def looks_numeric(text: str) -> bool:
     """Whether ``text`` is meant as a number: digits of any script (``①``, ``١``, ``１``), so that
     :func:`parse_int` refuses it with a 400 rather than a lookup treating it as a name."""

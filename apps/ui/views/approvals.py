@@ -17,6 +17,7 @@ from apps.erp import selectors as erp_selectors
 from apps.records import access
 from apps.ui.navigation import page
 from apps.ui.session import ui_page
+from apps.ui.views.params import form_id
 from apps.workflow import records_bridge
 from apps.workflow import selectors as workflow_selectors
 from apps.workflow import services as workflow_services
@@ -93,12 +94,10 @@ def activity_action_view(
     elif action == "acknowledge":
         workflow_services.activity_acknowledge(ctx=ctx, activity_ref=activity.pk, message=message)
     else:
-        user_to = request.POST.get("user") or ""
-        if not user_to:
-            raise BadRequest("Choose the user to forward it to.")
+        # The page's select sends a user's id (the API's userTo also takes a name; the form never does).
+        user_to = form_id(request, "user", "the user to forward it to")
         workflow_services.activity_forward(
-            ctx=ctx, activity_ref=activity.pk, user_to=int(user_to) if user_to.isdigit() else user_to,
-            message=message,
+            ctx=ctx, activity_ref=activity.pk, user_to=user_to, message=message,
         )
     messages.success(request, f"{ACTIONS[action][0]}: {activity.summary or activity.node.name}.")
     return redirect("ui:approvals")

@@ -25,6 +25,7 @@ from apps.dms.models import DMSFile, ThumbnailStatus
 from apps.ui import uploads
 from apps.ui.navigation import page
 from apps.ui.session import ui_page
+from apps.ui.views.params import form_id, page_number
 
 PAGE_SIZE = 50
 SORTS = {
@@ -103,7 +104,7 @@ def documents_view(request: HttpRequest, ctx: RequestContext, folder_id: int | N
     if sort not in SORTS:
         sort = "name"
     rows = dms_selectors.folder_children(ctx, folder, query or None).order_by(*SORTS[sort])
-    paged = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    paged = Paginator(rows, PAGE_SIZE).get_page(page_number(request))
     return page(request, ctx, "ui/documents.html", {
         "folder": folder,
         "breadcrumbs": breadcrumbs,
@@ -173,8 +174,8 @@ def _move_targets(ctx: RequestContext, node: DMSFile) -> list[tuple[int, str]]:
 def move_view(request: HttpRequest, ctx: RequestContext, file_id: int) -> HttpResponse:
     node = _tree_node(ctx, file_id)
     if request.method == "POST":
-        target_ref = request.POST.get("target") or ""
-        target = None if target_ref == "root" else _folder(ctx, _int(target_ref, "the target folder"))
+        root = request.POST.get("target") == "root"
+        target = None if root else _folder(ctx, form_id(request, "target", "the target folder"))
         moved = dms_services.dms_file_move(ctx=ctx, dms_file=node, parent=target)
         where = target.name if target else "the top level"
         messages.success(request, f"'{moved.name}' moved to {where}.")
@@ -200,12 +201,6 @@ def delete_view(request: HttpRequest, ctx: RequestContext, file_id: int) -> Http
         "node": node, "inside": inside, "breadcrumbs": _breadcrumbs(node.parent),
         "back": _folder_url(node.parent),
     }, section="documents")
-
-
-def _int(value: str, what: str) -> int:
-    if not value.isascii() or not value.isdigit():
-        raise BadRequest(f"Choose {what}.")
-    return int(value)
 
 
 @require_GET

@@ -23,6 +23,7 @@ from apps.records import services as record_services
 from apps.ui import uploads
 from apps.ui.navigation import page
 from apps.ui.session import ui_page
+from apps.ui.views.params import page_number
 from apps.workflow import selectors as workflow_selectors
 
 ORDER_TABLE = "C_Order"
@@ -53,7 +54,7 @@ def orders_view(request: HttpRequest, ctx: RequestContext) -> HttpResponse:
     rows = erp_selectors.order_list(ctx=ctx)
     if query:
         rows = rows.filter(document_no__icontains=query) | rows.filter(bpartner__name__icontains=query)
-    paged = Paginator(rows.order_by(*SORTS[sort]), PAGE_SIZE).get_page(request.GET.get("page"))
+    paged = Paginator(rows.order_by(*SORTS[sort]), PAGE_SIZE).get_page(page_number(request))
     return page(request, ctx, "ui/orders.html", {
         "page": paged, "sort": sort, "query": query,
     }, section="orders")
