@@ -155,13 +155,27 @@ def _refused_on_save(client, url) -> str:
 
 # --- save time -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("url", refused_urls())
-def test_refused_on_save(garden_admin, strict, resolver, url):
-    _refused_on_save(garden_admin, url)
+# The save-time sweeps loop inside one test each: every case is a request on the same demo (a
+# parametrized test would load the whole demo again for each of about 200 URLs).
+def _each(cases, check) -> None:
+    failed = []
+    for case in cases:
+        try:
+            check(*case) if isinstance(case, tuple) else check(case)
+        except AssertionError as error:
+            failed.append(f"{case!r}: {str(error)[:300]}")
+    assert not failed, f"{len(failed)} of {len(cases)} failed:\n" + "\n".join(failed)
 
 
-@pytest.mark.parametrize(("form", "address"), NUMERIC_FORMS)
-def test_numeric_hosts_are_read_as_inet_aton_reads_them(garden_admin, strict, resolver, form, address):
+def test_refused_on_save(garden_admin, strict, resolver):
+    _each(refused_urls(), lambda url: _refused_on_save(garden_admin, url))
+
+
+def test_numeric_hosts_are_read_as_inet_aton_reads_them(garden_admin, strict, resolver):
+    _each(NUMERIC_FORMS, lambda form, address: _numeric_host(garden_admin, form, address))
+
+
+def _numeric_host(garden_admin, form: str, address: str) -> None:
     assert str(urlcheck.ipv4_parse(form.lower().rstrip("."))) == address
     # The C library (whose getaddrinfo the HTTP library asks) reads the same address, or, for the
     # WHATWG-only forms ("0x", a trailing dot), none at all: never another one.
@@ -174,11 +188,13 @@ def test_numeric_hosts_are_read_as_inet_aton_reads_them(garden_admin, strict, re
     assert address in _refused_on_save(garden_admin, f"http://{form}/in")
 
 
-@pytest.mark.parametrize("address", PUBLIC)
-def test_public_addresses_accepted(garden_admin, strict, resolver, address):
-    response = _create(garden_admin, _url(address))
-    assert response.status_code == 201, response.content
-    assert response.json()["url"] == _url(address)
+def test_public_addresses_accepted(garden_admin, strict, resolver):
+    def accepted(address: str) -> None:
+        response = _create(garden_admin, _url(address))
+        assert response.status_code == 201, response.content
+        assert response.json()["url"] == _url(address)
+
+    _each(PUBLIC, accepted)
 
 
 def test_public_names_accepted_and_unresolvable_names_left_to_delivery(garden_admin, strict, resolver):
@@ -190,11 +206,13 @@ def test_public_names_accepted_and_unresolvable_names_left_to_delivery(garden_ad
     assert resolver.calls["not-yet-published.example.org"] == 1
 
 
-@pytest.mark.parametrize("answer", [["10.0.0.7"], ["93.184.215.14", "169.254.169.254"], ["::a9fe:a9fe"],
-                                    ["2606:4700::1111", "64:ff9b::a00:1"], ["2002:a9fe:a9fe::"]])
-def test_name_resolving_to_non_public_refused_on_save(garden_admin, strict, resolver, answer):
-    resolver.answers["internal.example.com"] = answer
-    _refused_on_save(garden_admin, "https://internal.example.com/in")
+def test_name_resolving_to_non_public_refused_on_save(garden_admin, strict, resolver):
+    def refused(answer: list[str]) -> None:
+        resolver.answers["internal.example.com"] = answer
+        _refused_on_save(garden_admin, "https://internal.example.com/in")
+
+    _each([["10.0.0.7"], ["93.184.215.14", "169.254.169.254"], ["::a9fe:a9fe"],
+           ["2606:4700::1111", "64:ff9b::a00:1"], ["2002:a9fe:a9fe::"]], refused)
 
 
 def test_slow_resolver_does_not_hold_the_save(garden_admin, strict, settings, monkeypatch):
@@ -232,10 +250,13 @@ LOCALHOST_ALIASES = ["localhost", "LocalHost", "localhost.", "localhost.localdom
                      "ip6-loopback", "a.b.localhost", socket.gethostname()]
 
 
-@pytest.mark.parametrize("name", sorted(set(LOCALHOST_ALIASES) | set(_hosts_names())))
-def test_local_and_etc_hosts_names(garden_admin, strict, name):
+def test_local_and_etc_hosts_names(garden_admin, strict):
     """Every name of this machine's /etc/hosts (read here, none skipped) and the localhost aliases,
     with the real resolver: a name that is local or maps to a non-public address is refused."""
+    _each(sorted(set(LOCALHOST_ALIASES) | set(_hosts_names())), lambda name: _local_name(garden_admin, name))
+
+
+def _local_name(garden_admin, name: str) -> None:
     listed = _hosts_names().get(name.lower().rstrip("."), [])
     public = bool(listed) and all(
         ipaddress.ip_address(a.split("%")[0]).is_global and not ipaddress.ip_address(a.split("%")[0]).is_multicast
