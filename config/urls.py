@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from apps.core.api import HealthView
 from apps.core.errors import json_problem_view
@@ -23,7 +23,13 @@ urlpatterns = [
     path("ui/", include("apps.ui.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    # The split view serves its script from its own URL (?script=): no inline script, so the
+    # page works under the Content-Security-Policy (apps.core.security_headers).
+    path(
+        "api/docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="ui/api_docs.html"),
+        name="swagger-ui",
+    ),
     path("api/v1/", include(api_v1)),
     # Foreign dialects that live outside /api/v1 (Axelor /ws/..., Twake /internal/...).
     path("", include("apps.dms.dialect_urls")),
