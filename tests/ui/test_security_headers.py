@@ -278,3 +278,15 @@ def test_the_checks_would_see_what_they_look_for():
         tag = SCRIPT_TAG.search(markup)
         assert not EVENT_HANDLER.search(markup), markup
         assert not tag or not tag.group(2).strip() or "application/json" in tag.group(1), markup
+
+
+def test_a_public_base_url_of_another_origin_may_be_connected_to(settings):
+    """tus Location URLs are made from PUBLIC_BASE_URL when set: the uploader's PATCHes go there."""
+    from apps.core.security_headers import content_security_policy
+
+    settings.PUBLIC_BASE_URL = "https://files.example.com/base/"
+    policy = csp_directives(content_security_policy())
+    assert policy["connect-src"] == ["'self'", "https://files.example.com"]
+    assert policy["script-src"] == ["'self'"]
+    settings.PUBLIC_BASE_URL = ""
+    assert csp_directives(content_security_policy())["connect-src"] == ["'self'"]
