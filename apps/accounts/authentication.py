@@ -18,7 +18,7 @@ from rest_framework_simplejwt.tokens import AccessToken, UntypedToken
 from apps.accounts import basic_memo, selectors, services
 from apps.accounts.models import User
 from apps.accounts.throttling import FailureBudget
-from apps.accounts.tokens import LoginToken
+from apps.accounts.tokens import LoginToken, UploadToken
 from apps.core.errors import ApplicationError
 
 
@@ -49,8 +49,19 @@ def _session_context(token: AccessToken):
     return session.user, services.context_for_session(session)
 
 
+# What the browser's uploader does with its upload token (tus: create, append, offset, cancel).
+# A GET would read an upload's bytes back: the upload token sends files, it never reads them.
+UPLOAD_TOKEN_METHODS = frozenset({"POST", "PATCH", "HEAD", "PUT", "DELETE", "OPTIONS"})
+
+
 class ContextJWTAuthentication(JWTAuthentication):
-    """``Authorization: Bearer <access token>``; puts a RequestContext in ``request.auth``."""
+    """``Authorization: Bearer <access token>``; puts a RequestContext in ``request.auth``.
+
+    Only access tokens: the first-step login token and the web UI's upload token are refused (401),
+    except that :class:`UploadTokenAuthentication` takes the upload token on the views that list
+    it."""
+
+    accepts_upload_token = False
 
     def authenticate(self, request):
         raw = _raw_bearer(self, request)
@@ -63,6 +74,14 @@ class ContextJWTAuthentication(JWTAuthentication):
                 untyped = UntypedToken(raw)
             except TokenError as exc:
                 raise AuthenticationFailed("The token is invalid or expired.") from exc
+            if untyped.get("token_type") == UploadToken.token_type:
+                if self.accepts_upload_token and request.method in UPLOAD_TOKEN_METHODS:
+                    # Verified (signature, expiry) as an untyped token; it is the session's, and
+                    # dies with it, as an access token does.
+                    return _session_context(untyped)
+                raise AuthenticationFailed(
+                    "This token only opens the web UI's uploads; use an access token."
+                ) from None
             if untyped.get("token_type") == LoginToken.token_type:
                 raise AuthenticationFailed(
                     "This token is only valid for the auth calls: choose a client, role and "
@@ -70,6 +89,14 @@ class ContextJWTAuthentication(JWTAuthentication):
                 ) from None
             raise AuthenticationFailed("An access token is required.") from None
         return _session_context(token)
+
+
+class UploadTokenAuthentication(ContextJWTAuthentication):
+    """For the upload endpoints the web UI's uploader calls (tus; later the direct-to-storage ones):
+    an access token, or the page's upload token (``POST /ui/upload-token``), which no other view
+    accepts. Such a view takes :func:`upload_authentication_classes`."""
+
+    accepts_upload_token = True
 
 
 class LoginTokenAuthentication(JWTAuthentication):
@@ -128,3 +155,14 @@ class ContextBasicAuthentication(authentication.BasicAuthentication):
 
     def authenticate_header(self, request):
         return 'Bearer realm="api"'
+
+
+def upload_authentication_classes() -> tuple[type, ...]:
+    """The authentication of an upload endpoint (``authentication_classes = ...`` on its view):
+    the configured defaults, with the bearer one also taking the web UI's upload token."""
+    from rest_framework.settings import api_settings
+
+    return tuple(
+        UploadTokenAuthentication if cls is ContextJWTAuthentication else cls
+        for cls in api_settings.DEFAULT_AUTHENTICATION_CLASSES
+    )

@@ -17,7 +17,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, UntypedTo
 
 from apps.accounts import basic_memo, selectors
 from apps.accounts.models import AuthSession, Client, Role, RoleTableAccess, SysConfig, User
-from apps.accounts.tokens import LoginToken
+from apps.accounts.tokens import LoginToken, UploadToken
 from apps.core.context import RequestContext
 from apps.core.errors import BadRequest, NotAuthenticated
 
@@ -91,7 +91,7 @@ def _default_id(default_id: int | None, choices: list) -> int | None:
     return default_id if default_id and any(c.id == default_id for c in choices) else None
 
 
-def _session_claims(token: AccessToken | RefreshToken, session: AuthSession) -> None:
+def _session_claims(token: AccessToken | RefreshToken | UploadToken, session: AuthSession) -> None:
     token["user_id"] = session.user_id
     token["sid"] = str(session.id)
     token["AD_Client_ID"] = session.client_id
@@ -194,6 +194,9 @@ def session_logout(*, raw_token: str) -> None:
         token = UntypedToken(raw_token)
     except TokenError as exc:
         raise NotAuthenticated("The token is invalid or expired.") from exc
+    if token.get("token_type") == UploadToken.token_type:
+        # The uploader's token opens the upload endpoints only: it cannot end the page's session.
+        raise NotAuthenticated("An upload token cannot log out; log out with the session's token.")
     session = AuthSession.objects.select_for_update().filter(pk=token.get("sid")).first()
     if session is None:
         raise BadRequest("This token does not belong to a login session.")
@@ -229,11 +232,12 @@ def session_touch(*, session_id: str, every_seconds: int = 60) -> None:
     ).update(last_refresh=now)
 
 
-def session_access_token(*, session_id: str, lifetime: timedelta) -> tuple[str, datetime]:
-    """A short-lived access token of an open login session, with the claims its own access tokens
-    carry (the refresh chain is left as it is); it dies with the session like any other."""
+def session_upload_token(*, session_id: str, lifetime: timedelta) -> tuple[str, datetime]:
+    """A short-lived upload token of an open login session (the web UI's uploader): the claims of
+    its access tokens, but a token type only the upload endpoints accept, so it can send files and
+    do nothing else. It dies with the session (sign-out, revocation) like any token of it."""
     session = AuthSession.objects.get(pk=session_id)
-    token = AccessToken()
+    token = UploadToken()
     token.set_exp(lifetime=lifetime)
     _session_claims(token, session)
     return str(token), timezone.now() + lifetime

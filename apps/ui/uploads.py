@@ -1,9 +1,11 @@
 """Finished browser uploads (tus, through ``/api/v1/tus/``) handed to the page that placed them.
 
-The browser's uploader authenticates to the tus endpoint with a short-lived access token of the
+The browser's uploader authenticates to the tus endpoint with a short-lived upload token of the
 page's own login session (``upload_token``): a bearer token is not sent by the browser on its
 own, so a cross-site page cannot make use of it (no CSRF exposure on the upload endpoint), and it
-dies with the login session at sign-out like every token of it.
+dies with the login session at sign-out like every token of it. It is not an access token: only
+the upload endpoints accept it (``accounts.authentication.UploadTokenAuthentication``), every
+other endpoint answers 401.
 """
 
 from __future__ import annotations

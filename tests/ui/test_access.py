@@ -120,9 +120,12 @@ def test_upload_token_is_a_bearer_of_the_same_login_session(ui_user):
 
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    assert api.get("/api/v1/auth/context").status_code == 200
-    ui_user.post("/ui/logout", {"csrfmiddlewaretoken": ui_user.csrf})
+    tus = {"HTTP_TUS_RESUMABLE": "1.0.0", "HTTP_UPLOAD_LENGTH": "3"}
+    assert api.post("/api/v1/tus/", **tus).status_code == 201
+    # Only the upload endpoints take it (tests/ui/test_upload_token_scope.py).
     assert api.get("/api/v1/auth/context").status_code == 401
+    ui_user.post("/ui/logout", {"csrfmiddlewaretoken": ui_user.csrf})
+    assert api.post("/api/v1/tus/", **tus).status_code == 401
 
 
 def test_folder_create_rename_move_delete(ui_user):

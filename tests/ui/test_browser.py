@@ -494,13 +494,15 @@ def test_logout_ends_the_session(stack, page):
         "() => fetch('/ui/upload-token', {method: 'POST', headers: {'X-CSRFToken': document.body.dataset.csrf,"
         " 'Accept': 'application/json'}}).then(r => r.json()).then(b => b.token)"
     )
-    headers = {"Authorization": f"Bearer {token}"}
-    assert requests.get(f"{base}/api/v1/auth/context", headers=headers, timeout=30).status_code == 200
+    headers = {"Authorization": f"Bearer {token}", "Tus-Resumable": "1.0.0", "Upload-Length": "3"}
+    assert requests.post(f"{base}/api/v1/tus/", headers=headers, timeout=30).status_code == 201
+    # The page's upload token opens the uploads only (tests/ui/test_upload_token_scope.py).
+    assert requests.get(f"{base}/api/v1/auth/context", headers=headers, timeout=30).status_code == 401
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url("**/ui/login")
     assert "signed out" in page.locator(".messages").inner_text()
     shot(page, "18-signed-out")
     page.goto(f"{base}/ui/documents/")
     assert "/ui/login" in page.url
-    assert requests.get(f"{base}/api/v1/auth/context", headers=headers, timeout=30).status_code == 401
+    assert requests.post(f"{base}/api/v1/tus/", headers=headers, timeout=30).status_code == 401
 

@@ -258,8 +258,10 @@ def file_status_view(request: HttpRequest, ctx: RequestContext, file_id: int) ->
 @require_POST
 @ui_page
 def upload_token_view(request: HttpRequest, ctx: RequestContext) -> HttpResponse:
-    """A short-lived access token of this page's login session, for the tus uploader."""
-    token, expires = account_services.session_access_token(
+    """A short-lived upload token of this page's login session, for the tus uploader: the upload
+    endpoints accept it and every other endpoint refuses it (401), so the page's script never
+    holds a token that could read orders or change settings."""
+    token, expires = account_services.session_upload_token(
         session_id=ctx.session_id, lifetime=uploads.UPLOAD_TOKEN_LIFETIME
     )
     return JsonResponse({"token": token, "expires": expires.isoformat()})

@@ -22,6 +22,7 @@ from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.accounts.authentication import upload_authentication_classes
 from apps.accounts.permissions import HasRequestContext
 from apps.core.context import get_context
 from apps.core.downloads import file_response
@@ -212,6 +213,8 @@ TUS_RESUMABLE = OpenApiParameter(
 
 
 class TusView(APIView):
+    # The web UI's uploader calls these with its upload token (no other endpoint accepts one).
+    authentication_classes = upload_authentication_classes()
     permission_classes = (AllowOptions,)
     parser_classes = (OffsetOctetStreamParser, AnyRawBodyParser)
 
