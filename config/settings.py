@@ -116,6 +116,59 @@ else:
 # pool_mode=transaction), to reach PostgreSQL past it; its database name, when given, must be the
 # same for every process. Unset: the default database's own settings.
 LOCK_DATABASE = env.db("LOCK_DATABASE_URL", default="") if env.str("LOCK_DATABASE_URL", default="") else {}
+# What DATABASE_URL reaches: PostgreSQL itself (none), or a pooler that hands each client a server
+# connection per transaction (transaction: PgBouncer pool_mode=transaction, most managed poolers)
+# or per client connection (session). A transaction pooler keeps no state of a connection between
+# transactions, so: no SQL-level PREPARE (apps.core.prepared sends statements plain), no server-side
+# cursors (.iterator() reads the whole result), and the upload locks need LOCK_DATABASE_URL straight
+# to PostgreSQL (checked here). README "Connections and PgBouncer".
+DATABASE_POOLER = env.str("DATABASE_POOLER", default="none").strip().lower() or "none"
+if DATABASE_POOLER not in {"none", "transaction", "session"}:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        f"DATABASE_POOLER={DATABASE_POOLER!r}: expected none, transaction or session"
+    )
+# Protocol-level prepared statements (psycopg's server-side binding, prepared after
+# DATABASE_PREPARE_THRESHOLD executions): PgBouncer >= 1.21 with max_prepared_statements keeps them
+# per server connection; older poolers fail with them. Off by default, untested here (PgBouncer 1.18).
+DATABASE_PROTOCOL_PREPARE = env.bool("DATABASE_PROTOCOL_PREPARE", default=False)
+if DATABASES["default"]["ENGINE"] == "apps.core.db.postgresql":
+    _db_options = DATABASES["default"].setdefault("OPTIONS", {})
+    if DATABASE_PROTOCOL_PREPARE:  # else Django's own default: psycopg never prepares
+        _db_options["server_side_binding"] = True
+        _db_options["prepare_threshold"] = env.int("DATABASE_PREPARE_THRESHOLD", default=5)
+    if DATABASE_POOLER == "transaction":
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+        # Startup parameters a pooler refuses (PgBouncer: "unsupported startup parameter"), such
+        # as options=-c statement_timeout=...: set those on the role or database instead
+        # (ALTER ROLE ... SET statement_timeout), or per transaction with SET LOCAL.
+        if "options" in _db_options:
+            from django.core.exceptions import ImproperlyConfigured
+
+            raise ImproperlyConfigured(
+                "DATABASE_POOLER=transaction: DATABASE_URL's 'options' (-c ...) are startup "
+                "parameters a transaction pooler refuses or cannot keep; set them with ALTER ROLE "
+                "... SET on the server instead"
+            )
+        if not LOCK_DATABASE:
+            from django.core.exceptions import ImproperlyConfigured
+
+            raise ImproperlyConfigured(
+                "DATABASE_POOLER=transaction needs LOCK_DATABASE_URL, a direct connection to "
+                "PostgreSQL for the upload locks (session-level advisory locks, which a "
+                "transaction pooler cannot keep)"
+            )
+        if (LOCK_DATABASE.get("HOST"), str(LOCK_DATABASE.get("PORT") or 5432)) == (
+            DATABASES["default"].get("HOST"), str(DATABASES["default"].get("PORT") or 5432)
+        ):
+            from django.core.exceptions import ImproperlyConfigured
+
+            raise ImproperlyConfigured(
+                "LOCK_DATABASE_URL reaches the same host and port as DATABASE_URL, which goes "
+                "through a transaction pooler (DATABASE_POOLER=transaction): point it at "
+                "PostgreSQL itself"
+            )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 

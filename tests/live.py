@@ -70,6 +70,11 @@ class LiveStack:
     # are then reported as expected; without it any traceback fails CI (tests/service_logs.py).
     tracebacks_expected: str = ""
     label: str = ""
+    # A transaction pooler (PgBouncer, tests/pgbouncer.py) the service processes reach PostgreSQL
+    # through: its base URL; default LIVE_DATABASE_POOLER_URL (.ci/run's pooler pass). The
+    # database is still created, dropped and inspected (db()) directly, and the upload locks stay
+    # direct (LOCK_DATABASE_URL), as production runs them.
+    database_pooler_url: str = ""
     urls: list[str] = field(default_factory=list)
     web: list[subprocess.Popen] = field(default_factory=list)
     celery: list[subprocess.Popen] = field(default_factory=list)
@@ -96,6 +101,11 @@ class LiveStack:
             self._pg_db = f"ledgerdoc_live_{run}"
             _pg(self._pg_admin, f'CREATE DATABASE "{self._pg_db}"')
             env["DATABASE_URL"] = f"{self._pg_admin}/{self._pg_db}"
+            pooler = self.database_pooler_url or os.environ.get("LIVE_DATABASE_POOLER_URL", "")
+            if pooler:
+                env.update(DATABASE_URL=f"{pooler.rstrip('/')}/{self._pg_db}",
+                           DATABASE_POOLER="transaction",
+                           LOCK_DATABASE_URL=f"{self._pg_admin}/{self._pg_db}")
         else:
             env["DATABASE_URL"] = f"sqlite:///{var / 'db.sqlite3'}"
         if self.workers or self.broker:

@@ -7,8 +7,15 @@ connection plans it once. Elsewhere (SQLite) the statement runs as it is.
 
 The statement's text is the key: callers pass SQL built once per process, with ``%s`` parameters.
 A connection that is closed and opened again starts without prepared statements, as the server
-does. (Like the upload locks, this needs session pooling or direct connections: a pooler in
-transaction mode would send ``EXECUTE`` to a server connection that never saw the ``PREPARE``.)
+does.
+
+A prepared statement is state of the server's session, so this holds only where a client
+connection is one server session: direct connections and session pooling. Behind a transaction
+pooler (``DATABASE_POOLER=transaction``: PgBouncer ``pool_mode=transaction``) each transaction may
+run on another server connection, one that never saw the ``PREPARE`` or already holds one of the
+same name from another client (``DuplicatePreparedStatement``); there ``execute`` sends the
+statement plain and every run plans it again. Protocol-level preparation, which PgBouncer >= 1.21
+keeps per server connection, is ``DATABASE_PROTOCOL_PREPARE`` (off by default, see settings).
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ import hashlib
 import re
 import weakref
 from typing import Any
+
+from django.conf import settings
 
 _PARAM = re.compile(r"%s")
 # Raw connection -> names of the statements prepared on it.
@@ -34,10 +43,16 @@ def _statement(sql: str) -> tuple[str, str]:
     return found
 
 
+def _pooled_by_transaction() -> bool:
+    """The database is reached through a transaction pooler: no session state may be left on a
+    connection (read per call, so a test's ``override_settings`` holds)."""
+    return getattr(settings, "DATABASE_POOLER", "none") == "transaction"
+
+
 def execute(connection: Any, cursor: Any, sql: str, params: list[Any]) -> None:
     """Run ``sql`` with ``params`` on ``cursor`` (of ``connection``), planned once per connection
-    on PostgreSQL."""
-    if connection.vendor != "postgresql":
+    on PostgreSQL unless a transaction pooler stands between them."""
+    if connection.vendor != "postgresql" or _pooled_by_transaction():
         cursor.execute(sql, params)
         return
     name, text = _statement(sql)
