@@ -26,9 +26,11 @@ WORKDIR /app
 RUN groupadd --system --gid 10001 ledgerdoc \
     && useradd --system --uid 10001 --gid ledgerdoc --home-dir /app --no-create-home ledgerdoc
 
+# What the service runs with only: tests, benchmarks and tooling are in requirements-dev.txt.
 COPY requirements.txt ./
 RUN pip install -r requirements.txt
 
+# .dockerignore keeps tests, benchmarks, docs, tools and local state (.venv, var, node_modules) out.
 COPY . .
 COPY --from=ui-assets /build/node_modules/tus-js-client/dist/tus.min.js apps/ui/static/ui/vendor/tus.min.js
 
@@ -43,5 +45,6 @@ RUN SECRET_KEY=collectstatic-only VAR_DIR=/tmp/build-var \
 USER ledgerdoc
 EXPOSE 8000
 
-# config/gunicorn.conf.py: the request-line limit, and problem+json for what gunicorn refuses itself.
+# config/gunicorn.conf.py: the request-line limit, problem+json for what gunicorn refuses itself, no
+# control socket (HOME, /app, is not writable), keep-alive 75 s (GUNICORN_KEEPALIVE; README).
 CMD ["sh", "-c", "exec gunicorn config.wsgi:application --config config/gunicorn.conf.py --bind 0.0.0.0:${PORT} --workers ${WEB_CONCURRENCY} --threads 8 --timeout 300 --access-logfile -"]

@@ -3,7 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
-STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
+# requirements.txt: what the service runs with (the image installs only it); requirements-dev.txt adds
+# tests, benchmarks and tooling. `make install` installs both.
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
 # Peer clients the tests drive as their users do. The Nuxeo Python client gets a virtualenv of its
 # own: its "jwt" dependency overwrites PyJWT's package (see tests/requirements-nuxeo-client.txt).
@@ -13,10 +15,10 @@ NUXEO_CLIENT_STAMP := $(NUXEO_CLIENT_VENV)/.installed-$(shell sha1sum $(NUXEO_CL
 
 .PHONY: install peer-clients ui-assets browser run migrate demo test test-interleaving fuzz-api lint bench-records bench-uploads bench-load bench-thumbnails bench-smoke clean
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	rm -f $(VENV)/.installed-*
 	touch $@
 

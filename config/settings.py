@@ -92,7 +92,23 @@ TEMPLATES = [
 ]
 
 # --- Database ---------------------------------------------------------------------------------
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+# DATABASE_URL, or (when it is unset) PostgreSQL named part by part: DATABASE_HOST, DATABASE_PORT,
+# DATABASE_NAME, DATABASE_USER, DATABASE_PASSWORD, as compose.yaml passes them. A password put into a
+# URL must be percent-encoded (@ : / # % ? would break it); one given on its own is taken as is
+# (read from os.environ: django-environ would take a leading "$" for a reference to another variable).
+if not env.str("DATABASE_URL", default="") and env.str("DATABASE_HOST", default=""):
+    import os
+
+    DATABASES = {"default": {
+        "ENGINE": "django.db.backends.postgresql",
+        "HOST": env.str("DATABASE_HOST"),
+        "PORT": env.str("DATABASE_PORT", default="5432"),
+        "NAME": os.environ.get("DATABASE_NAME") or "ledgerdoc",
+        "USER": os.environ.get("DATABASE_USER") or "ledgerdoc",
+        "PASSWORD": os.environ.get("DATABASE_PASSWORD", ""),
+    }}
+else:
+    DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault("timeout", 20)
