@@ -265,6 +265,10 @@ UPLOAD_FINALIZE_TIME_LIMIT = env.int("UPLOAD_FINALIZE_TIME_LIMIT", default=1800)
 # With a broker, purge enqueues finalize again for uploads PROCESSING this long with no live
 # finalizer (a worker died); the embedded mode does so at once, at the next purge or start.
 UPLOAD_FINALIZE_STALE_SECONDS = env.int("UPLOAD_FINALIZE_STALE_SECONDS", default=120)
+# Direct-to-S3 uploads (/api/v1/s3/multipart, S3 storage only): the browser PUTs its parts to S3
+# with presigned URLs that S3 honours this long (seconds, at most 900: they cannot be revoked).
+S3_DIRECT_UPLOADS = env.bool("S3_DIRECT_UPLOADS", default=True)
+S3_DIRECT_URL_EXPIRY_SECONDS = min(env.int("S3_DIRECT_URL_EXPIRY_SECONDS", default=600), 900)
 # POST /api/v1/models/{table}/{id}/attachments/zip: caps checked before a byte is stored (413).
 ATTACHMENT_ZIP_MAX_ENTRIES = env.int("ATTACHMENT_ZIP_MAX_ENTRIES", default=1000)
 ATTACHMENT_ZIP_MAX_ENTRY_SIZE = env.int("ATTACHMENT_ZIP_MAX_ENTRY_SIZE", default=UPLOAD_MAX_FILE_SIZE)

@@ -54,6 +54,15 @@ def _session_context(token: AccessToken):
 UPLOAD_TOKEN_METHODS = frozenset({"POST", "PATCH", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
 
+def _upload_token_method(request) -> bool:
+    """The upload token's methods; GET only on views that say their GETs read no file back
+    (``upload_token_gets``: the direct-to-S3 views sign and list parts)."""
+    if request.method in UPLOAD_TOKEN_METHODS:
+        return True
+    view = (getattr(request, "parser_context", None) or {}).get("view")
+    return request.method == "GET" and bool(getattr(view, "upload_token_gets", False))
+
+
 class ContextJWTAuthentication(JWTAuthentication):
     """``Authorization: Bearer <access token>``; puts a RequestContext in ``request.auth``.
 
@@ -75,7 +84,7 @@ class ContextJWTAuthentication(JWTAuthentication):
             except TokenError as exc:
                 raise AuthenticationFailed("The token is invalid or expired.") from exc
             if untyped.get("token_type") == UploadToken.token_type:
-                if self.accepts_upload_token and request.method in UPLOAD_TOKEN_METHODS:
+                if self.accepts_upload_token and _upload_token_method(request):
                     # Verified (signature, expiry) as an untyped token; it is the session's, and
                     # dies with it, as an access token does.
                     return _session_context(untyped)

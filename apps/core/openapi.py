@@ -70,6 +70,7 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "repository": {"description": "Repository name ('default').", "example": "default"},
     "doc_path": {"description": "Document path below the root, '/' separated.", "example": "Demo"},
     "upload_id": {"description": "Upload uuid.", "example": "00000000-0000-0000-0000-000000000000"},
+    "part_number": {"description": "S3 multipart part number, from 1.", "example": "1"},
     "batch_id": {"description": "Batch uuid.", "example": "00000000-0000-0000-0000-000000000000"},
     "chunk_order": {"description": "Chunk number, from 1.", "example": 1},
     "node_id": {"description": "Workflow activity id (ASCII digits) or uuid.", "example": "1"},

@@ -94,15 +94,22 @@ def _finalize_locked(session_id: int) -> UploadSession | None:
             session_fail(session_id=session.pk, reason=str(error))
             return
         if session.size is not None and size != session.size:
-            session_fail(session_id=session.pk, reason=f"Size mismatch: {size} bytes received, {session.size} declared.")
+            _fail_unverified(session, f"Size mismatch: {size} bytes received, {session.size} declared.")
             return
         if session.sha256 and digest != session.sha256:
-            session_fail(session_id=session.pk, reason=f"SHA-256 mismatch: received {digest}, expected {session.sha256}.")
+            _fail_unverified(session, f"SHA-256 mismatch: received {digest}, expected {session.sha256}.")
             return
         UploadSession.objects.filter(pk=session_id).update(assembled_sha256=digest)
     else:
         size = session.received_bytes
     return _record_stored_file(session, store, digest, size)
+
+
+def _fail_unverified(session: UploadSession, reason: str) -> None:
+    """FAILED: the bytes are not what the client declared. A direct-to-S3 upload's object goes at
+    once (its client wrote it, unchecked, where no other request will look at it again)."""
+    if session_fail(session_id=session.pk, reason=reason) and session.mode == UploadSession.Mode.DIRECT:
+        services.session_bytes_cleanup(session)
 
 
 def _record_stored_file(

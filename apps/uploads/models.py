@@ -90,6 +90,9 @@ class UploadSession(TenantModel):
         PARTS = "parts"
         # Chunks kept as separate objects/files, composed at finalize (offset or size unknown).
         STAGED = "staged"
+        # S3 only: the client sends its parts straight to S3 with presigned URLs and completes
+        # the multipart upload through the service; finalize reads the object once to hash it.
+        DIRECT = "direct"
 
     class Shape(models.TextChoices):
         """How a session's bytes are written, decided by the dialect that created it, once:

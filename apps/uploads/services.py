@@ -86,10 +86,12 @@ def session_create(
     batch: Batch | None = None,
     batch_index: str | None = None,
     meta: dict[str, Any] | None = None,
+    mode: str | None = None,
 ) -> UploadSession:
     """A new upload session of the caller; sizes and counts bounded by the UPLOAD_* settings.
 
-    ``meta`` is protocol metadata a dialect keeps with the session (e.g. tus Upload-Metadata).
+    ``meta`` is protocol metadata a dialect keeps with the session (e.g. tus Upload-Metadata);
+    ``mode`` a storage mode the dialect needs (direct-to-S3), else chosen from the storage.
     """
     content_type = wire.normalize_content_type(content_type, dialect)
     max_file = int(settings.UPLOAD_MAX_FILE_SIZE)
@@ -132,7 +134,7 @@ def session_create(
         raise BadRequest(f"expiresInSeconds must be between 1 and {max_expiry}.")
 
     place = st.current_place()
-    mode = stores.choose_mode(place, chunk_size, chunk_count)
+    mode = mode or stores.choose_mode(place, chunk_size, chunk_count)
 
     with transaction.atomic():
         # A batch dropped meanwhile takes its slots with it: 404 rather than a dangling row.

@@ -23,7 +23,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from apps.core.errors import BadRequest
+from apps.core.errors import BadRequest, Conflict
 from apps.uploads import storage as st
 from apps.uploads.models import UploadChunk, UploadSession
 
@@ -58,6 +58,8 @@ def choose_mode(place: st.Place, chunk_size: int | None, chunk_count: int | None
 def session_key(session: UploadSession) -> str:
     """The server-made key of a session's assembled file (local: inside the session's folder)."""
     if st.Backend(session.storage_backend).is_s3:
+        if session.mode == Mode.DIRECT:  # tenant-scoped: presigned URLs name it to the client
+            return f"blobs/direct/{session.client_id}/{session.uid}"
         return f"blobs/{session.uid}"
     return f"uploads/{session.uid}/data"
 
@@ -219,7 +221,27 @@ class StagedStore(_Store):
         return self.objects.compose(session.storage_key, sources, session.content_type)
 
 
+class DirectStore(_Store):
+    """S3 only: the client PUTs the parts to S3 with presigned URLs (``apps.uploads.direct``) and
+    completes the multipart upload through the service; no byte passes through here."""
+
+    def open(self, session: UploadSession) -> None:
+        session.s3_upload_id = self.objects.create_multipart(
+            session.storage_key, session.content_type
+        )
+
+    def write_chunk(self, session, index, offset, reader, length) -> Written:
+        raise Conflict("This upload's parts go straight to S3 (/api/v1/s3/multipart).")
+
+    def assemble(self, session, chunks) -> tuple[str, int]:
+        """Completed by the client's complete call: the object is read once to hash it."""
+        if not self.objects.exists(session.storage_key):
+            raise AssemblyError("The uploaded object is missing.")
+        return self.objects.sha256_of(session.storage_key)
+
+
 def store_for(session: UploadSession) -> ChunkStore:
     storage = st.storage_for(session.storage_alias, session.storage_backend, session.storage_location)
-    kind = {Mode.IN_PLACE: InPlaceStore, Mode.PARTS: PartsStore, Mode.STAGED: StagedStore}
+    kind = {Mode.IN_PLACE: InPlaceStore, Mode.PARTS: PartsStore, Mode.STAGED: StagedStore,
+            Mode.DIRECT: DirectStore}
     return kind[session.mode](storage, session.storage_backend)

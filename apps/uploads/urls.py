@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("apps.uploads.dialects.nuxeo_handlers")),
     path("", include("apps.uploads.dialects.nuxeo")),
     path("", include("apps.uploads.dialects.tus")),
+    path("", include("apps.uploads.dialects.s3direct")),
 ]

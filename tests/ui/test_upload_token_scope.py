@@ -161,7 +161,7 @@ def test_every_endpoint_but_tus_answers_the_upload_token_as_it_answers_no_token(
     anonymous = APIClient()
     checked = 0
     for method, path in _api_operations():
-        if path.startswith("/api/v1/tus"):
+        if path.startswith(("/api/v1/tus", "/api/v1/s3/")):
             continue
         if anonymous.generic(method, path, "{}", "application/json").status_code != 401:
             continue  # public: the health check, the login calls, the signing key, the schema
@@ -180,12 +180,17 @@ def _drf_views(patterns=None, prefix=""):
             yield prefix + str(entry.pattern), entry.callback.cls
 
 
-def test_only_the_tus_views_accept_the_upload_token():
+def test_only_the_tus_and_direct_s3_views_accept_the_upload_token():
     accepting = sorted(
         route for route, view in _drf_views()
         if any(getattr(cls, "accepts_upload_token", False) for cls in view.authentication_classes)
     )
-    assert accepting == ["api/v1/tus", "api/v1/tus/", "api/v1/tus/<str:upload_id>"]
+    assert accepting == [
+        "api/v1/s3/multipart", "api/v1/s3/multipart/<str:upload_id>",
+        "api/v1/s3/multipart/<str:upload_id>/<int:part_number>",
+        "api/v1/s3/multipart/<str:upload_id>/complete",
+        "api/v1/tus", "api/v1/tus/", "api/v1/tus/<str:upload_id>",
+    ]
 
 
 def test_tus_takes_an_access_token_as_before(demo, garden_user):

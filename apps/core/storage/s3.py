@@ -8,12 +8,17 @@ import logging
 from collections.abc import Iterator
 from typing import IO, Any
 
-from apps.core.errors import BadRequest, StorageUnavailable
+from apps.core.errors import BadRequest, Conflict, StorageUnavailable
 from apps.core.storage.base import READ_BLOCK, S3_MIN_PART_SIZE, Backend, Body, logger
 
 RETRY_AFTER_SECONDS = 5
 # S3 error codes that mean "this object or upload is not there" (not "S3 failed").
 _MISSING = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchUpload"})
+# S3 refusing a client's CompleteMultipartUpload for what the client named.
+_CLIENT_FAULTS = frozenset({
+    "InvalidPart", "InvalidPartOrder", "EntityTooSmall", "NoSuchUpload", "MalformedXML",
+    "InvalidRequest",
+})
 
 
 def _s3_code(error: Any) -> str:
@@ -190,6 +195,83 @@ class S3Objects:
         except Exception as error:  # noqa: BLE001
             level = logging.DEBUG if _is_missing(error) else logging.WARNING
             logger.log(level, "Aborting multipart upload %s of %s: %r", upload_id, key, error)
+
+    # --- Direct uploads: the client sends the parts to S3 itself (apps.uploads.direct) ---------
+
+    @property
+    def presign_client(self) -> Any:
+        """A client signing URLs with SigV4 (``X-Amz-Expires``, at most 7 days, checked by S3),
+        whatever signature the storage's own client uses."""
+        storage = self.storage
+        identity = ("presign", storage.endpoint_url, storage.region_name, storage.access_key,
+                    storage.secret_key, storage.session_profile)
+        client = _stream_clients.get(identity)
+        if client is None:
+            from botocore.config import Config
+
+            client = storage._create_session().client(
+                "s3", region_name=storage.region_name, use_ssl=storage.use_ssl,
+                endpoint_url=storage.endpoint_url, verify=storage.verify,
+                config=storage.client_config.merge(Config(signature_version="s3v4")),
+            )
+            _stream_clients[identity] = client
+        return client
+
+    def presign_part(self, key: str, upload_id: str, part_number: int, expires: int) -> str:
+        """A URL that lets its holder PUT part ``part_number`` of this multipart upload, and
+        nothing else, for ``expires`` seconds (S3 checks the signature; it cannot be revoked)."""
+        with _s3_errors("presign UploadPart"):
+            return self.presign_client.generate_presigned_url(
+                "upload_part",
+                Params={"Bucket": self.bucket, "Key": key, "UploadId": upload_id,
+                        "PartNumber": part_number},
+                ExpiresIn=expires, HttpMethod="PUT",
+            )
+
+    def url_origin(self) -> str:
+        """The scheme://host[:port] presigned URLs of this bucket point at (for CSP connect-src)."""
+        from urllib.parse import urlsplit
+
+        url = urlsplit(self.presign_client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": "x"}, ExpiresIn=60
+        ))
+        return f"{url.scheme}://{url.netloc}"
+
+    def list_parts(self, key: str, upload_id: str) -> list[dict[str, Any]] | None:
+        """The parts S3 holds of a multipart upload, as ``{PartNumber, Size, ETag}`` in order;
+        None when the upload is not there (completed or aborted)."""
+        found: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "UploadId": upload_id}
+        try:
+            with _s3_errors("ListParts"):
+                while True:
+                    answer = self.client.list_parts(**kwargs)
+                    found.extend(
+                        {"PartNumber": p["PartNumber"], "Size": p["Size"], "ETag": p["ETag"]}
+                        for p in answer.get("Parts", [])
+                    )
+                    if not answer.get("IsTruncated"):
+                        return found
+                    kwargs["PartNumberMarker"] = answer.get("NextPartNumberMarker")
+        except StorageUnavailable as unavailable:
+            if _is_missing(unavailable.__cause__):
+                return None
+            raise
+
+    def complete_declared(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> None:
+        """Complete with the parts a client names: S3 refusing them (a wrong ETag, a part too
+        small, the upload gone) is the client's error (409), S3 failing a 503."""
+        try:
+            with _s3_errors("CompleteMultipartUpload"):
+                self.client.complete_multipart_upload(
+                    Bucket=self.bucket, Key=key, UploadId=upload_id,
+                    MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e} for n, e in parts]},
+                )
+        except StorageUnavailable as unavailable:
+            code = _s3_code(unavailable.__cause__)
+            if code in _CLIENT_FAULTS:
+                raise Conflict(f"S3 refused to complete the upload ({code}).") from None
+            raise
 
     def multipart_exists(self, key: str, upload_id: str) -> bool:
         try:
