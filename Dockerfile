@@ -1,10 +1,14 @@
 # Ledgerdoc web image (also runs the Celery worker and beat: see compose.yaml).
 
-# The web UI's uploader, tus-js-client (pinned in package-lock.json), as `make ui-assets` installs it.
+# The web UI's browser libraries (pinned in package-lock.json) into /vendor, the files `make ui-assets`
+# copies into apps/ui/static/ui/vendor: tus-js-client, and Uppy's bundle once package.json has it.
 FROM node:20-slim AS ui-assets
 WORKDIR /build
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund --loglevel=error
+RUN npm ci --no-audit --no-fund --loglevel=error \
+    && mkdir /vendor \
+    && cp node_modules/tus-js-client/dist/tus.min.js /vendor/ \
+    && if [ -d node_modules/uppy ]; then cp node_modules/uppy/dist/uppy.min.js /vendor/; fi
 
 FROM python:3.11-slim
 
@@ -32,7 +36,7 @@ RUN pip install -r requirements.txt
 
 # .dockerignore keeps tests, benchmarks, docs, tools and local state (.venv, var, node_modules) out.
 COPY . .
-COPY --from=ui-assets /build/node_modules/tus-js-client/dist/tus.min.js apps/ui/static/ui/vendor/tus.min.js
+COPY --from=ui-assets /vendor/ apps/ui/static/ui/vendor/
 
 # collectstatic imports the settings, which would generate keys when none are given: point it at
 # a throw-away folder so no key ends up in the image. Real keys come from the environment.
