@@ -54,7 +54,13 @@ $(UI_VENDOR)/tus.min.js: $(UI_JS_STAMP)
 	mkdir -p $(UI_VENDOR)
 	cp node_modules/tus-js-client/dist/tus.min.js $@
 
-ui-assets: $(UI_VENDOR)/tus.min.js
+# Uppy's bundle (@uppy/core + @uppy/aws-s3, versions pinned by package-lock.json): the uploader's
+# direct-to-S3 path, loaded only when the storage is S3.
+$(UI_VENDOR)/uppy.min.js: $(UI_JS_STAMP)
+	mkdir -p $(UI_VENDOR)
+	cp node_modules/uppy/dist/uppy.min.js $@
+
+ui-assets: $(UI_VENDOR)/tus.min.js $(UI_VENDOR)/uppy.min.js
 
 # Headless Chromium from Debian's packages for the browser tests (tests/ui, Playwright drives it).
 browser:

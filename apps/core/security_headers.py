@@ -16,6 +16,7 @@ added under its prefix. A view that sets its own Content-Security-Policy keeps i
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -60,7 +61,27 @@ def content_security_policy() -> str:
     public = urlsplit(getattr(settings, "PUBLIC_BASE_URL", "") or "")
     if public.scheme in ("http", "https") and public.netloc:
         directives["connect-src"] += f" {public.scheme}://{public.netloc}"
+    s3_origin = direct_upload_origin()
+    if s3_origin:
+        directives["connect-src"] += f" {s3_origin}"
     return "; ".join(f"{name} {value}" for name, value in directives.items())
+
+
+def direct_upload_origin() -> str:
+    """With direct-to-S3 uploads (S3 storage, ``S3_DIRECT_UPLOADS``), the browser PUTs parts to
+    the bucket's endpoint: its origin, as presigned URLs name it ("" otherwise)."""
+    from apps.core.storage import S3Objects, place_of, storage_for
+
+    if not getattr(settings, "S3_DIRECT_UPLOADS", True):
+        return ""
+    try:
+        place = place_of(getattr(settings, "UPLOAD_STORAGE_ALIAS", "default"))
+        if not place.is_s3:
+            return ""
+        return S3Objects(storage_for(place.alias, place.backend, place.location)).url_origin()
+    except Exception:
+        logging.getLogger("ledgerdoc").warning("No S3 origin for connect-src", exc_info=True)
+        return ""
 
 
 class SecurityHeadersMiddleware:

@@ -1,4 +1,6 @@
-"""Finished browser uploads (tus, through ``/api/v1/tus/``) handed to the page that placed them.
+"""Finished browser uploads handed to the page that placed them: through ``/api/v1/tus/``, or
+straight to S3 through ``/api/v1/s3/multipart`` (Uppy, when the storage is S3): either way an upload
+session of the caller, placed by its id with the SHA-256 the browser computed.
 
 The browser's uploader authenticates to the tus endpoint with a short-lived upload token of the
 page's own login session (``upload_token``): a bearer token is not sent by the browser on its
@@ -16,6 +18,7 @@ from typing import Any
 
 from apps.core.context import RequestContext
 from apps.core.errors import BadRequest, Conflict, Unprocessable
+from apps.uploads import direct as upload_direct
 from apps.uploads import selectors as upload_selectors
 from apps.uploads import services as upload_services
 from apps.uploads.models import UploadSession
@@ -25,6 +28,11 @@ UPLOAD_TOKEN_LIFETIME = timedelta(minutes=10)
 UPLOAD_CHUNK_SIZE = 4 * 1024 * 1024
 FINALIZE_WAIT_SECONDS = 20.0
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+
+def direct_uploads_offered() -> bool:
+    """The uploader sends files straight to S3 (the storage is S3 and direct uploads are on)."""
+    return upload_direct.direct_available()
 
 
 def finished_upload(ctx: RequestContext, upload_id: str, sha256: str = "") -> UploadSession:

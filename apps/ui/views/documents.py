@@ -115,6 +115,7 @@ def documents_view(request: HttpRequest, ctx: RequestContext, folder_id: int | N
         "sort": sort,
         "can_write": ctx.can_write_org(folder.org_id if folder else ctx.org_id),
         "chunk_size": uploads.UPLOAD_CHUNK_SIZE,
+        "direct_s3": uploads.direct_uploads_offered(),
     }, section="documents")
 
 

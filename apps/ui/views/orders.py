@@ -66,6 +66,7 @@ def _attachments_context(ctx: RequestContext, order: Order) -> dict:
         "attachments": list(dms_selectors.attachments_of(ctx, order)),
         "can_attach": access.can_write(ctx, ORDER_TABLE) and ctx.can_write_org(order.org_id),
         "chunk_size": uploads.UPLOAD_CHUNK_SIZE,
+        "direct_s3": uploads.direct_uploads_offered(),
     }
 
 

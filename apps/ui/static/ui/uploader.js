@@ -8,6 +8,14 @@
  *
  * The tus endpoint is called with a short-lived bearer token of this page's login session, fetched
  * with the session cookie and CSRF token from /ui/upload-token and renewed before it expires.
+ *
+ * When the storage is S3 (data-direct-endpoint), files go straight to S3 instead: Uppy with
+ * @uppy/aws-s3 (vendored, loaded on demand) asks the service's Companion-compatible endpoints
+ * (/api/v1/s3/multipart, same upload token) for presigned part URLs and PUTs the parts to S3 itself;
+ * the file's SHA-256, computed here first, is declared when the upload is created and checked by
+ * the server. The upload's id and key are kept in localStorage, so choosing the same file again
+ * after a reload lists the parts S3 already holds and sends only the rest. A file whose SHA-256
+ * cannot be computed here (too large, no WebCrypto) goes through tus as before.
  */
 (function () {
   "use strict";
@@ -74,6 +82,9 @@
     this.placeUrl = root.getAttribute("data-place-url");
     this.tokenUrl = root.getAttribute("data-token-url");
     this.mode = root.getAttribute("data-mode");
+    var direct = root.getAttribute("data-direct-endpoint");
+    this.directEndpoint = direct ? new URL(direct, window.location.href).href.replace(/\/$/, "") : "";
+    this.uppySrc = root.getAttribute("data-uppy-src");
     this.list = root.querySelector("[data-uploads]");
     this.token = null;
     this.tokenExpires = 0;
@@ -171,7 +182,18 @@
 
   Uploader.prototype.start = function (file) {
     var self = this;
+    if (!this.directEndpoint || !file.size) return this.startTus(file, null);
     var li = this.item(file);
+    li.querySelector("[data-state-text]").textContent = "Checking the file…";
+    sha256Of(file).then(function (sha) {
+      if (sha) self.startDirect(file, li, sha);
+      else self.startTus(file, li);
+    });
+  };
+
+  Uploader.prototype.startTus = function (file, li) {
+    var self = this;
+    li = li || this.item(file);
     var stateText = li.querySelector("[data-state-text]");
     var bar = li.querySelector("progress");
     var pauseButton = li.querySelector("[data-pause]");
@@ -304,6 +326,198 @@
         self.resumed(previous[0].urlStorageKey);
       }
       upload.start();
+    });
+  };
+
+  /* --- Direct to S3 (Uppy + @uppy/aws-s3 against /api/v1/s3/multipart) ------------------------- */
+
+  Uploader.prototype.loadUppy = function () {
+    var src = this.uppySrc;
+    if (window.Uppy && window.Uppy.AwsS3) return Promise.resolve(window.Uppy);
+    if (!this.uppyLoading) {
+      this.uppyLoading = new Promise(function (resolve, reject) {
+        var script = document.createElement("script");
+        script.src = src;
+        script.onload = function () { resolve(window.Uppy); };
+        script.onerror = function () { reject(new Error("The uploader could not be loaded.")); };
+        document.head.appendChild(script);
+      });
+    }
+    return this.uppyLoading;
+  };
+
+  /* One Uppy for the page; its requests to the service carry the upload token, renewed in time. */
+  Uploader.prototype.uppy = function (token) {
+    var self = this;
+    if (!this.uppyInstance) {
+      var uppy = new window.Uppy.Uppy({ autoProceed: false, allowMultipleUploadBatches: true });
+      uppy.use(window.Uppy.AwsS3, {
+        endpoint: this.directEndpoint,
+        headers: { Authorization: "Bearer " + token },
+        shouldUseMultipart: true,
+        retryDelays: [0, 1000, 3000, 5000, 10000],
+        limit: 4,
+      });
+      this.uppyInstance = uppy;
+      this.directHandlers = {};
+      var route = function (name) {
+        uppy.on(name, function (file) {
+          var handlers = file && self.directHandlers[file.id];
+          if (handlers && handlers[name]) handlers[name].apply(null, arguments);
+        });
+      };
+      ["upload-progress", "upload-success", "upload-error", "s3-multipart:part-uploaded"].forEach(route);
+      setInterval(function () {
+        if (!Object.keys(self.directHandlers).length) return;
+        self.bearer().then(function (fresh) {
+          uppy.getPlugin("AwsS3").setOptions({ headers: { Authorization: "Bearer " + fresh } });
+        }).catch(function () {});
+      }, 60000);
+    } else {
+      this.uppyInstance.getPlugin("AwsS3").setOptions({ headers: { Authorization: "Bearer " + token } });
+    }
+    return this.uppyInstance;
+  };
+
+  function resumeKey(file, place) {
+    return "ledgerdoc-s3::" + place + "::" + file.name + "::" + file.size + "::" + file.lastModified;
+  }
+
+  Uploader.prototype.startDirect = function (file, li, sha) {
+    var self = this;
+    var stateText = li.querySelector("[data-state-text]");
+    var bar = li.querySelector("progress");
+    var pauseButton = li.querySelector("[data-pause]");
+    var cancelButton = li.querySelector("[data-cancel]");
+    var errorBox = li.querySelector(".error");
+    var storeKey = resumeKey(file, this.placeUrl);
+    var samples = [];
+    var paused = false;
+    var uppy = null;
+    var fileId = null;
+    li.setAttribute("data-direct", "s3");
+
+    function setState(state, text) { li.setAttribute("data-state", state); stateText.textContent = text; }
+    function showError(message) { errorBox.textContent = message; errorBox.hidden = false; }
+    function emit(kind, extra) {
+      var detail = Object.assign({ kind: kind, name: file.name, size: file.size, time: Date.now(), direct: true }, extra || {});
+      window.ledgerdocUploads.events.push(detail);
+      document.dispatchEvent(new CustomEvent("ledgerdoc:upload", { detail: detail }));
+    }
+    function forget() {
+      try { window.localStorage.removeItem(storeKey); } catch (e) { /* private mode */ }
+      if (fileId) delete self.directHandlers[fileId];
+    }
+    function fail(message) {
+      setState("error", "Stopped");
+      pauseButton.hidden = true;
+      showError(message);
+      emit("error", { message: message });
+    }
+
+    Promise.all([this.bearer(), this.loadUppy()]).then(function (results) {
+      uppy = self.uppy(results[0]);
+      fileId = uppy.addFile({
+        name: file.name, type: file.type || "application/octet-stream", data: file, source: "ledgerdoc",
+        meta: { sha256: sha, size: file.size },
+      });
+      var saved = null;
+      try { saved = JSON.parse(window.localStorage.getItem(storeKey) || "null"); } catch (e) { saved = null; }
+      if (saved && saved.uploadId && saved.key) {
+        uppy.setFileState(fileId, { s3Multipart: { uploadId: saved.uploadId, key: saved.key } });
+        setState("uploading", "Resuming…");
+        emit("resumed", { uploadId: saved.uploadId });
+      }
+      self.directHandlers[fileId] = {
+        "s3-multipart:part-uploaded": function (current) {
+          var state = current && current.s3Multipart;
+          if (state && state.uploadId) {
+            try {
+              window.localStorage.setItem(storeKey, JSON.stringify({ uploadId: state.uploadId, key: state.key }));
+            } catch (e) { /* private mode: no resume after a reload */ }
+          }
+        },
+        "upload-progress": function (current, progress) {
+          var sent = progress.bytesUploaded, total = progress.bytesTotal || file.size;
+          var now = Date.now();
+          samples.push([now, sent]);
+          while (samples.length > 2 && now - samples[0][0] > 5000) samples.shift();
+          var speed = now > samples[0][0] ? (sent - samples[0][1]) / ((now - samples[0][0]) / 1000) : 0;
+          var percent = total ? Math.floor((sent / total) * 100) : 0;
+          bar.value = percent;
+          li.setAttribute("data-offset", String(sent));
+          li.querySelector("[data-percent]").textContent = percent + "%";
+          li.querySelector("[data-speed]").textContent = speed > 0 ? formatBytes(speed) + "/s" : "";
+          li.querySelector("[data-eta]").textContent = speed > 0 ? formatSeconds((total - sent) / speed) : "";
+          if (!paused) setState("uploading", "Uploading");
+          emit("progress", { sent: sent, total: total });
+        },
+        "upload-success": function (current, response) {
+          var body = (response && response.body) || {};
+          var uploadId = body.uploadId || (current.s3Multipart && current.s3Multipart.uploadId);
+          forget();
+          uppy.removeFile(fileId);
+          pauseButton.hidden = true;
+          cancelButton.hidden = true;
+          bar.value = 100;
+          li.querySelector("[data-eta]").textContent = "";
+          setState("saving", "Checking and saving…");
+          self.place(uploadId, sha, 0).then(function (placed) {
+            setState("done", "Done");
+            li.querySelector("[data-speed]").textContent = "";
+            emit("done", { id: placed.id || null, uploadId: uploadId });
+          }).catch(function (error) {
+            setState("error", "Not saved");
+            showError(error.message);
+            emit("error", { message: error.message });
+          });
+        },
+        "upload-error": function (current, error, response) {
+          var status = (response && response.status) || (error && error.source && error.source.status) || 0;
+          if ((status === 404 || status === 410) && saved) {
+            // The upload kept for resuming is gone (expired, cancelled): start over, once.
+            saved = null;
+            forget();
+            uppy.removeFile(fileId);
+            self.startDirect(file, li, sha);
+            return;
+          }
+          paused = true;
+          setState("error", "Stopped");
+          pauseButton.textContent = "Resume";
+          pauseButton.hidden = status === 413;
+          var detail = response && response.body && response.body.detail;
+          showError(status === 413 ? "This file is too large for the server" + (detail ? ": " + detail : ".")
+            : status === 401 || status === 403 ? "Your session has ended. Sign in again, then choose the same file to resume."
+            : detail || (error && error.message) || "The upload stopped.");
+          emit("error", { message: errorBox.textContent, status: status });
+        },
+      };
+      return uppy.upload();
+    }).catch(function (error) { fail(error && error.message ? error.message : "The upload could not start."); });
+
+    pauseButton.addEventListener("click", function () {
+      if (!uppy || !fileId || !uppy.getFile(fileId)) return;
+      if (li.getAttribute("data-state") === "error") {
+        paused = false;
+        errorBox.hidden = true;
+        pauseButton.textContent = "Pause";
+        setState("uploading", "Resuming…");
+        self.bearer().then(function (token) { self.uppy(token); uppy.retryUpload(fileId); });
+        return;
+      }
+      paused = !paused;
+      pauseButton.textContent = paused ? "Resume" : "Pause";
+      setState(paused ? "paused" : "uploading", paused ? "Paused" : "Resuming…");
+      uppy.pauseResume(fileId);
+    });
+    cancelButton.addEventListener("click", function () {
+      paused = true;
+      if (uppy && fileId && uppy.getFile(fileId)) uppy.removeFile(fileId);  // aborts: DELETE /api/v1/s3/multipart/{id}
+      forget();
+      setState("cancelled", "Cancelled");
+      pauseButton.hidden = true;
+      cancelButton.hidden = true;
     });
   };
 
