@@ -110,6 +110,8 @@ def _fail_unverified(session: UploadSession, reason: str) -> None:
     once (its client wrote it, unchecked, where no other request will look at it again)."""
     if session_fail(session_id=session.pk, reason=reason) and session.mode == UploadSession.Mode.DIRECT:
         services.session_bytes_cleanup(session)
+        # Nothing of it is kept any more: it no longer counts against the client's quota.
+        UploadSession.objects.filter(pk=session.pk).update(received_bytes=0)
 
 
 def _record_stored_file(

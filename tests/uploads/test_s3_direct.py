@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from apps.accounts import services as account_services
 from apps.accounts.models import AuthSession, Client, User
-from apps.uploads import purge
+from apps.uploads import purge, quota
 from apps.uploads.models import StoredFile, UploadSession
 from apps.uploads.stored_files import stored_file_open
 from tests.accounts.helpers import bearer_client
@@ -221,6 +221,8 @@ def test_abort_removes_the_multipart_upload(garden_user, storage):
 @S3
 def test_a_lying_hash_fails_the_upload_stores_nothing_and_deletes_the_object(garden_user, storage):
     data = payload(PART + 4096, seed=4)
+    garden = User.objects.get(username="GardenUser").client
+    used = quota.client_storage_used(garden.pk)
     created, done = upload(garden_user, data, declared_sha=sha(b"something else"))
     assert done.status_code == 200, done.content  # S3 holds the declared size; the worker hashes
     session = session_of(created)
@@ -230,6 +232,7 @@ def test_a_lying_hash_fails_the_upload_stores_nothing_and_deletes_the_object(gar
     assert not StoredFile.objects.filter(sha256=sha(data)).exists()
     assert not object_exists(created["key"])
     assert multipart_uploads() == []
+    assert quota.client_storage_used(garden.pk) == used  # nothing of it counts any more
     status = garden_user.get(f"/api/v1/uploads/{created['uploadId']}").json()
     assert status["status"] == "FAILED" and "SHA-256 mismatch" in status["message"]
 
