@@ -16,7 +16,8 @@ A lock dies with its holder, never by a clock:
 - **PostgreSQL**: advisory locks (``pg_try_advisory_lock_shared`` / ``pg_try_advisory_lock``)
   held on **one direct connection per process** (:class:`_PgLocks`), opened with
   ``LOCK_DATABASE_URL`` when set (it must reach PostgreSQL past any transaction pooler: session
-  state cannot live on pooled connections) and otherwise with the default database's settings. A
+  state cannot live on pooled connections; with ``DATABASE_POOLER=transaction`` the settings refuse
+  to start without it) and otherwise with the default database's settings. A
   killed process's socket closes and the server frees its locks at once; a host that vanishes
   without closing it is found dead by TCP keepalives within ``LOCK_KEEPALIVE_SECONDS`` (about 30 s).
   The threads of a process share that connection, so a table in the process decides between them
