@@ -137,7 +137,7 @@ def _parse_parts(raw: Any) -> list[tuple[int, str]]:
     for item in raw:
         if not isinstance(item, dict):
             raise BadRequest("Each part must be an object with PartNumber and ETag.")
-        number = parse_int(item.get("PartNumber"), "PartNumber")
+        number = parse_int(item.get("PartNumber"), "PartNumber", minimum=1, maximum=MAX_PARTS)
         etag = item.get("ETag")
         if not isinstance(etag, str) or not etag or len(etag) > 200 or not etag.isprintable():
             raise BadRequest("Each part needs its ETag as S3 answered it.")

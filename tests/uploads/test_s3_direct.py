@@ -309,6 +309,19 @@ def test_size_and_sha256_are_required_and_bounded(garden_user, storage, settings
     settings.UPLOAD_MAX_FILE_SIZE = 100
     assert_problem(create(garden_user, payload(101)), 413)
     assert_problem(garden_user.post("/api/v1/s3/multipart", [1], format="json"), 400)
+    good = {"size": 3, "sha256": sha(b"abc")}
+    for body in (
+        {"filename": "x", "metadata": {**good, "size": "abc"}},
+        {"filename": "x", "metadata": {**good, "size": {}}},
+        {"filename": "x", "metadata": {**good, "size": -1}},
+        {"filename": "x", "metadata": {**good, "size": 1.5}},
+        {"filename": "x", "metadata": {**good, "sha256": ["a"]}},
+        {"filename": 5, "metadata": good},
+        {"filename": "x", "type": {}, "metadata": good},
+        {"filename": "x", "type": "not a type", "metadata": good},
+        {"filename": "x", "metadata": "size=3"},
+    ):
+        assert_problem(garden_user.post("/api/v1/s3/multipart", body, format="json"), 400)
     assert multipart_uploads() == []
 
 
@@ -320,6 +333,12 @@ def test_complete_refuses_bad_part_lists_and_wrong_etags(garden_user, storage):
     assert_problem(complete(garden_user, created, []), 400)
     assert_problem(complete(garden_user, created, list(reversed(parts))), 400)
     assert_problem(complete(garden_user, created, [{"PartNumber": 1}]), 400)
+    for number in (0, -1, 10_001, "1e3", True, None):
+        assert_problem(complete(garden_user, created, [{"PartNumber": number, "ETag": '"e"'}]), 400)
+    assert_problem(complete(garden_user, created, [{"PartNumber": 1, "ETag": 5}]), 400)
+    assert_problem(complete(garden_user, created, {"not": "a list"}), 400)
+    assert_problem(garden_user.post(f"/api/v1/s3/multipart/{created['uploadId']}/complete",
+                                    "parts=1", content_type="text/plain"), 415)
     wrong = [parts[0], {"PartNumber": 2, "ETag": '"0123456789abcdef0123456789abcdef"'}]
     assert_problem(complete(garden_user, created, wrong), 409)
     assert session_of(created).state == UploadSession.State.INITIATED  # still open: retry

@@ -17,7 +17,7 @@ _MISSING = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchUpload"})
 # S3 refusing a client's CompleteMultipartUpload for what the client named.
 _CLIENT_FAULTS = frozenset({
     "InvalidPart", "InvalidPartOrder", "EntityTooSmall", "NoSuchUpload", "MalformedXML",
-    "InvalidRequest",
+    "InvalidRequest", "InvalidArgument",
 })
 
 

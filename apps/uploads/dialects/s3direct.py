@@ -113,12 +113,12 @@ class CreateView(DirectView):
         metadata = body.get("metadata") or {}
         if not isinstance(metadata, dict):
             raise BadRequest("metadata must be an object.")
-        filename = body.get("filename") or metadata.get("name") or ""
-        content_type = body.get("type") or metadata.get("type") or ""
-        if not isinstance(filename, str) or not isinstance(content_type, str):
+        filename = body.get("filename", metadata.get("name"))
+        content_type = body.get("type", metadata.get("type"))
+        if not isinstance(filename, str | None) or not isinstance(content_type, str | None):
             raise BadRequest("filename and type must be strings.")
         session = direct.direct_create(
-            ctx=get_context(request), file_name=filename, content_type=content_type,
+            ctx=get_context(request), file_name=filename or "", content_type=content_type or "",
             size=metadata.get("size", body.get("size")),
             sha256=metadata.get("sha256", body.get("sha256")),
         )
