@@ -3,9 +3,16 @@
 - PostgreSQL: a fresh database of the run (``BENCH_PG_URL``, default the local server), dropped at
   the end unless ``keep_database``; the records benchmark keeps a named one (its 100k rows).
 - Redis: the Celery broker and the shared cache (``BENCH_REDIS_URL``), as compose.yaml sets them.
-- One real Celery worker on a queue of the run.
+- One real Celery worker on a queue of the run, of compose.yaml's ``--concurrency`` (read from
+  compose.yaml, as the gunicorn command is from the Dockerfile).
 - gunicorn started with the Dockerfile's own command line (read from the Dockerfile, so the two
   cannot drift), bound to loopback. Baseline WSGI apps run under the very same command line.
+
+``pooler="pgbouncer"`` puts one PgBouncer in transaction mode (``tests/pgbouncer.py``) between every
+service process (the nodes, the worker) and PostgreSQL: ``DATABASE_POOLER=transaction``, the
+upload locks on a direct ``LOCK_DATABASE_URL`` (README "Connections and PgBouncer"). Migrations and
+the demo data go direct, as a deployment's one-off jobs may. Without the pgbouncer binary the run
+goes direct and says so (``pooler`` is then "none").
 
 ``embedded=True`` gives the ``make run`` mode instead (SQLite, no broker, Celery eager).
 """
@@ -64,6 +71,16 @@ def dockerfile_gunicorn(app: str, port: int) -> list[str]:
     return words
 
 
+def compose_worker_concurrency() -> int:
+    """The ``--concurrency`` of compose.yaml's worker service (what a deployment runs)."""
+    text = (ROOT / "compose.yaml").read_text()
+    worker = re.search(r"^  worker:\n(?:    .*\n|\s*\n)*?    command: \[(.*)\]", text, re.M)
+    found = re.search(r'"--concurrency=(\d+)"', worker.group(1)) if worker else None
+    if found is None:
+        raise RuntimeError("no worker command with --concurrency=N in compose.yaml")
+    return int(found.group(1))
+
+
 def _pg(statement: str) -> None:
     import psycopg
 
@@ -84,10 +101,14 @@ class Stack:
     embedded: bool = False
     database: str = ""  # a PostgreSQL database name to use (kept); default: a fresh one (dropped)
     celery_workers: int = 1
+    worker_concurrency: int = 0  # per Celery worker; 0: compose.yaml's
+    pooler: str = "none"  # none | pgbouncer (transaction mode, one for every service process)
     extra_env: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     processes: list[subprocess.Popen] = field(default_factory=list)
     masters: dict[str, subprocess.Popen] = field(default_factory=dict)
+    direct_env: dict[str, str] = field(default_factory=dict)  # manage.py: straight to PostgreSQL
+    bouncer: object = None
     _drop: str = ""
 
     def start(self, *, demo: bool = True) -> Stack:
@@ -121,15 +142,30 @@ class Stack:
             if key.startswith(("MALLOC_", "PYTHON")):
                 env.setdefault(key, value)
         env.update(self.extra_env)
-        self.env = env
+        self.env = self.direct_env = env
+        if self.pooler == "pgbouncer" and not self.embedded:
+            from tests import pgbouncer
+
+            if not pgbouncer.available():
+                print("note: no pgbouncer binary here (apt-get install pgbouncer): the service "
+                      "processes connect to PostgreSQL directly", flush=True)
+                self.pooler = "none"
+            else:
+                self.bouncer = pgbouncer.PgBouncer(var / "pgbouncer", free_port()).start()
+                self.env = {**env, "DATABASE_URL": f"{self.bouncer.url}/{name}",
+                            "DATABASE_POOLER": "transaction", "LOCK_DATABASE_URL": f"{PG_URL}/{name}"}
+        elif self.pooler not in ("none", "pgbouncer"):
+            raise ValueError(f"pooler {self.pooler!r}: expected none or pgbouncer")
         self.manage("migrate", "--noinput", "-v0")
         if demo:
             self.manage("load_demo")
         if not self.embedded:
+            self.worker_concurrency = self.worker_concurrency or compose_worker_concurrency()
             for number in range(self.celery_workers):
                 self.processes.append(self._spawn(
                     [PYTHON, "-m", "celery", "-A", "config", "worker", "-Q",
                      env["CELERY_TASK_DEFAULT_QUEUE"], "--loglevel", "WARNING",
+                     f"--concurrency={self.worker_concurrency}",
                      "-n", f"bench{number}-{run}@%h", "--without-gossip", "--without-mingle"],
                     f"celery-{number}.log",
                 ))
@@ -137,7 +173,8 @@ class Stack:
 
     def manage(self, *args: str) -> str:
         done = subprocess.run(
-            [PYTHON, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True
+            [PYTHON, "manage.py", *args], cwd=ROOT, env=self.direct_env, capture_output=True,
+            text=True,
         )
         if done.returncode:
             raise RuntimeError(f"manage.py {args[0]} failed:\n{done.stderr[-3000:]}")
@@ -168,6 +205,10 @@ class Stack:
             time.sleep(0.2)
         raise RuntimeError(f"gunicorn for {app} did not answer")
 
+    def database_name(self) -> str:
+        """The run's PostgreSQL database name."""
+        return self.direct_env["DATABASE_URL"].rsplit("/", 1)[1]
+
     def worker_pids(self, base_url: str) -> list[int]:
         """The gunicorn worker processes serving ``base_url`` (children of its master)."""
         master = self.masters[base_url].pid
@@ -189,6 +230,8 @@ class Stack:
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
+        if self.bouncer is not None:
+            self.bouncer.stop()
         if self._drop:
             with contextlib.suppress(Exception):
                 _pg(f'DROP DATABASE IF EXISTS "{self._drop}" WITH (FORCE)')
