@@ -13,7 +13,7 @@ NUXEO_CLIENT_VENV ?= var/peer-clients/nuxeo
 NUXEO_CLIENT_REQS := tests/requirements-nuxeo-client.txt
 NUXEO_CLIENT_STAMP := $(NUXEO_CLIENT_VENV)/.installed-$(shell sha1sum $(NUXEO_CLIENT_REQS) | cut -c1-12)
 
-.PHONY: install peer-clients ui-assets browser run migrate demo test test-interleaving fuzz-api lint bench-records bench-uploads bench-load bench-thumbnails bench-smoke clean
+.PHONY: install peer-clients ui-assets browser run migrate demo test test-interleaving fuzz-api lint bench-records bench-uploads bench-load bench-s3direct bench-thumbnails bench-smoke clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -116,15 +116,21 @@ lint: install
 
 # Benchmarks run on the production setup (PostgreSQL, Redis, a Celery worker, the Dockerfile's
 # gunicorn: benchmarks/stack.py) against baselines measured in the same run. BENCH_ARGS passes
-# options (e.g. BENCH_ARGS="--size 1G"); bench-smoke only checks that all three work (CI).
+# options (e.g. BENCH_ARGS="--size 1G"); bench-smoke only checks that they work (CI).
 bench-records: install
 	$(BIN)/python -m benchmarks.records $(BENCH_ARGS)
 
 bench-uploads: install
 	$(BIN)/python -m benchmarks.uploads $(BENCH_ARGS)
 
+# 3 nodes, every service process through one PgBouncer in transaction mode (direct, with a note,
+# where pgbouncer is not installed); BENCH_ARGS="--nodes 2 --pooler none" for the old setup.
 bench-load: install
 	$(BIN)/python -m benchmarks.load $(BENCH_ARGS)
+
+# The web node's CPU seconds per GiB ingested straight to S3 against through the node (moto).
+bench-s3direct: install
+	$(BIN)/python -m benchmarks.s3direct $(BENCH_ARGS)
 
 bench-thumbnails: install
 	$(BIN)/python -m benchmarks.thumbnails $(BENCH_ARGS)
@@ -133,6 +139,7 @@ bench-smoke: install
 	$(BIN)/python -m benchmarks.uploads --smoke
 	$(BIN)/python -m benchmarks.records --smoke
 	$(BIN)/python -m benchmarks.load --smoke
+	$(BIN)/python -m benchmarks.s3direct --smoke
 
 clean:
 	rm -rf $(VENV) var
