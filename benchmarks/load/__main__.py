@@ -22,10 +22,10 @@ the whole run's requests/s. Target: zero errors. Also:
 
 - finalize wait: per upload, from its last chunk's answer to its ``CompletedAt`` (read from the
   database after the run; the worker's queue included), p50 and p99;
-- downloads answered 409 ``not_ready`` ("still processing", with Retry-After): the share of
-  uploads whose first download got it. That answer is the API's contract for a file not finalized
-  yet, so it is counted, not an error: the client retries later (here: the download goes back to
-  the queue and is tried again when the user next downloads). Any other 409 is an error;
+- downloads answered 409 "still processing" (with Retry-After): the share of uploads whose first
+  download got it. That answer is the API's contract for a file not finalized yet, so it is
+  counted, not an error: the client retries later (here: the download goes back to the queue and
+  is tried again when a user next downloads). Any other 409 (no Retry-After) is an error;
 - the peak number of PostgreSQL connections to the run's database (sampled every 0.5 s): through
   PgBouncer, its server pool plus each process's direct lock connection.
 
@@ -39,7 +39,6 @@ runs a few seconds with two users.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import os
 import random
@@ -174,7 +173,7 @@ class User:
         try:
             answer = self.http.get(f"{self.node()}/api/v1/uploads/{upload_id}/file",
                                    headers={"Authorization": f"Bearer {token}"}, timeout=60)
-            if answer.status_code == 409 and _code(answer) == "not_ready":
+            if answer.status_code == 409 and "Retry-After" in answer.headers:
                 # Still being finalized: the API's answer for it (Retry-After). Counted; retried.
                 with self.stats.lock:
                     self.stats.not_ready += 1
@@ -203,12 +202,6 @@ class User:
                 self.login()
                 continue
             getattr(self, action)()
-
-
-def _code(answer: requests.Response) -> str:
-    with contextlib.suppress(ValueError, AttributeError):
-        return str(answer.json().get("code", ""))
-    return ""
 
 
 class ConnectionSampler(threading.Thread):
