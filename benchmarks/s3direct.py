@@ -43,35 +43,12 @@ from pathlib import Path
 
 import requests
 
-from benchmarks.stack import PYTHON, Stack, free_port
+from benchmarks.stack import PYTHON, Stack, cpu_seconds, descendants, free_port
 from benchmarks.uploads.__main__ import parse_size, wait_completed
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
-TICK = os.sysconf("SC_CLK_TCK")
 BUCKET = "ledgerdoc-bench"
-
-
-def descendants(pid: int) -> list[int]:
-    """``pid`` and every process under it (gunicorn master and workers; Celery and its pool)."""
-    found, queue = [], [pid]
-    while queue:
-        current = queue.pop()
-        found.append(current)
-        with contextlib.suppress(OSError):
-            for task in Path(f"/proc/{current}/task").iterdir():
-                queue += [int(c) for c in (task / "children").read_text().split()]
-    return found
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """utime + stime of these processes, in seconds."""
-    total = 0
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-    return total / TICK
 
 
 class Payload:
@@ -270,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
               f"   worker {statistics.median(worker_cpu[name]):6.2f}"
               f"   wall {statistics.median(seconds[name]):.1f} s")
     ratio = median[through] / median[direct] if median[direct] > 0 else float("inf")
-    print(f"  ratio through the node / straight to S3: {ratio:.0f}x the node's CPU per GiB")
+    print(f"  ratio through the node / straight to S3: {ratio:.1f}x the node's CPU per GiB")
     print("  moto is slower than the node here: the seconds measure moto, not a throughput figure.")
     if args.smoke:
         print("  smoke run: nothing judged")

@@ -71,6 +71,28 @@ def dockerfile_gunicorn(app: str, port: int) -> list[str]:
     return words
 
 
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process under it (gunicorn master and workers; Celery and its pool)."""
+    found, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        found.append(current)
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{current}/task").iterdir():
+                queue += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of these processes so far, in seconds (``/proc/<pid>/stat``)."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def compose_worker_concurrency() -> int:
     """The ``--concurrency`` of compose.yaml's worker service (what a deployment runs)."""
     text = (ROOT / "compose.yaml").read_text()

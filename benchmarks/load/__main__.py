@@ -52,7 +52,7 @@ from pathlib import Path
 
 import requests
 
-from benchmarks.stack import PG_URL, Stack
+from benchmarks.stack import PG_URL, Stack, cpu_seconds, descendants
 
 KiB = 1024
 MIX = (("login", 1), ("list", 6), ("get", 4), ("create", 2), ("update", 2), ("upload", 2),
@@ -295,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
                   "pending": [], "lock": threading.Lock()}
         users = [User(nodes, stats, shared, seed) for seed in range(args.users)]
         print(f"{args.users} users at {len(nodes)} nodes for {args.seconds:g} s…", flush=True)
+        worker_pids = descendants(stack.processes[0].pid)  # the Celery worker and its pool
+        worker_before = cpu_seconds(worker_pids)
         started = time.monotonic()
         deadline = started + args.seconds
         threads = [threading.Thread(target=u.run, args=(deadline,)) for u in users]
@@ -304,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
             thread.join()
         elapsed = time.monotonic() - started
         waits, unfinished = finalize_waits(stack.database_name(), stats.uploads, timeout=120)
+        worker_cpu = cpu_seconds(worker_pids) - worker_before
         stats.errors["upload"].extend(unfinished)
     finally:
         if sampler is not None:
@@ -333,6 +336,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  downloads answered 409 still processing (counted, retried, not errors): "
           f"{stats.first_not_ready} of {stats.first_tries} uploads' first download "
           f"({share:.1%}); {stats.not_ready} such answers in all")
+    print(f"  Celery worker (concurrency {stack.worker_concurrency}) CPU: {worker_cpu:.1f} s in "
+          f"{elapsed:.0f} s, {worker_cpu / elapsed:.0%} of one core, "
+          f"{len(waits) / elapsed:.2f} uploads finalized/s")
     if sampler is not None:
         print(f"  PostgreSQL connections to the run's database, peak: {sampler.peak}")
     for name, messages in stats.errors.items():
