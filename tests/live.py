@@ -187,6 +187,18 @@ class LiveStack:
         )
         return done.stdout
 
+    def pooler_release(self) -> None:
+        """Behind a pooler: make PgBouncer close its server connections to the stack's database
+        (admin console ``KILL``, then ``RESUME``), as a stopped node's own would close. A test that
+        waits for the database's backends to be gone (their statistics flushed) calls it."""
+        pooler = self.env.get("DATABASE_POOLER") == "transaction" and urlsplit(self.env["DATABASE_URL"])
+        if not pooler:
+            return
+        from tests import pgbouncer
+
+        for command in ("KILL", "RESUME"):
+            pgbouncer.admin(pooler.port, f"{command} {self._pg_db}", user=pooler.username or "postgres")
+
     # --- tear-down ----------------------------------------------------------------------------
 
     @staticmethod

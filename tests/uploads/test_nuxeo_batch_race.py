@@ -94,6 +94,7 @@ def _stop_web(stack: LiveStack) -> None:
     stays connected (a process's lock connection) may hold them back for a while."""
     for process in stack.web:
         stack.kill(process, signal.SIGTERM)
+    stack.pooler_release()  # behind PgBouncer (.ci/run's second pass), its server connections too
     with stack.db() as db:
         deadline = time.monotonic() + 60
         while db.execute(
