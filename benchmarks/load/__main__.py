@@ -307,6 +307,11 @@ def main(argv: list[str] | None = None) -> int:
         elapsed = time.monotonic() - started
         waits, unfinished = finalize_waits(stack.database_name(), stats.uploads, timeout=120)
         worker_cpu = cpu_seconds(worker_pids) - worker_before
+        pooled_xacts = None
+        if stack.bouncer is not None:  # proof that the traffic went through it
+            pooled_xacts = sum(int(row.get("total_xact_count") or 0)
+                               for row in stack.bouncer.admin("SHOW STATS")
+                               if row.get("database") == stack.database_name())
         stats.errors["upload"].extend(unfinished)
     finally:
         if sampler is not None:
@@ -340,7 +345,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{elapsed:.0f} s, {worker_cpu / elapsed:.0%} of one core, "
           f"{len(waits) / elapsed:.2f} uploads finalized/s")
     if sampler is not None:
-        print(f"  PostgreSQL connections to the run's database, peak: {sampler.peak}")
+        print(f"  PostgreSQL connections to the run's database, peak: {sampler.peak}"
+              + (f" (PgBouncer's pool and one direct lock connection per process; "
+                 f"{pooled_xacts} transactions through PgBouncer)" if pooled_xacts is not None else ""))
     for name, messages in stats.errors.items():
         for message in sorted(set(messages))[:3]:
             print(f"  error in {name}: {message}")
