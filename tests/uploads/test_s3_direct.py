@@ -409,3 +409,51 @@ def test_purge_aborts_an_abandoned_direct_upload(garden_user, storage):
     assert multipart_uploads() == []
     assert session_of(created).state == UploadSession.State.EXPIRED
     assert_problem(sign(garden_user, created, 2), 410)
+
+
+@S3
+def test_other_doors_cannot_write_into_a_direct_upload(garden_user, storage):
+    """Cross the doors: a direct upload's bytes come only from S3. An iDempiere chunk or a tus
+    append sent to its id is refused before a byte is kept (409), the multipart upload gets no
+    part from the node, and the client's own parts still complete to the file it declared."""
+    data = payload(PART + 4096, seed=7)
+    created = create(garden_user, data).json()
+    uid = created["uploadId"]
+    parts = send_parts(garden_user, created, data, numbers={1})
+
+    chunk = garden_user.generic("PUT", f"/api/v1/uploads/{uid}/chunks/2", b"x" * 4096,
+                                content_type="application/octet-stream")
+    assert chunk.status_code == 409, chunk.content[:300]
+    append = garden_user.generic(
+        "PATCH", f"/api/v1/tus/{uid}", b"y" * 4096, content_type="application/offset+octet-stream",
+        HTTP_TUS_RESUMABLE="1.0.0", HTTP_UPLOAD_OFFSET="0",
+    )
+    assert append.status_code in (404, 409), append.content[:300]
+    listed = list_parts(garden_user, created).json()
+    assert [p["PartNumber"] for p in listed] == [1]  # nothing written through the node
+    assert session_of(created).received_bytes == 0
+
+    parts += send_parts(garden_user, created, data, numbers={2})
+    done = complete(garden_user, created, parts)
+    assert done.status_code == 200, done.content
+    session = session_of(created)
+    assert session.state == UploadSession.State.COMPLETED, session.failure_reason
+    with stored_file_open(session.stored_file) as handle:
+        assert handle.read() == data
+
+
+@S3
+def test_a_direct_upload_cancelled_through_another_door_cannot_be_completed(garden_user, storage):
+    """Cancelled with iDempiere's DELETE while its parts are in S3: the multipart upload is aborted,
+    a complete sent afterwards stores nothing (4xx), and no object is left under its key."""
+    data = payload(PART + 10, seed=8)
+    created = create(garden_user, data).json()
+    parts = send_parts(garden_user, created, data)
+    cancelled = garden_user.delete(f"/api/v1/uploads/{created['uploadId']}")
+    assert cancelled.status_code in (200, 204), cancelled.content[:300]
+    done = complete(garden_user, created, parts)
+    assert 400 <= done.status_code < 500, done.content[:300]
+    session = UploadSession.objects.filter(uid=created["uploadId"]).first()
+    assert session is None or session.stored_file_id is None
+    assert not object_exists(created["key"])
+    assert [u for u in multipart_uploads() if u["Key"] == created["key"]] == []
