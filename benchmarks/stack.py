@@ -138,6 +138,8 @@ class Stack:
         var = self.work_dir
         var.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "AWS_"))}
+        for key in ("DATABASE_POOLER", "LOCK_DATABASE_URL"):  # the run's own, set below
+            env.pop(key, None)
         env.update(
             DJANGO_SETTINGS_MODULE="config.settings", VAR_DIR=str(var), DEBUG="false",
             MEDIA_ROOT=str(var / "media"), STATIC_ROOT=str(var / "static"), PYTHONUNBUFFERED="1",
