@@ -22,7 +22,9 @@ seconds taken measure moto, not Ledgerdoc: this is not a throughput figure. The 
 bytes go: straight to S3 the node carries none of them, so its CPU per GiB is the few API calls'
 (a signature per part), and a deployment's upload capacity is S3's, not the nodes'. Straight to S3,
 the worker reads the object back once to hash it (the declared SHA-256 is checked, not trusted).
-``--smoke`` (CI) runs a 24 MiB upload once each way and judges nothing.
+A node thread's first S3 call builds its S3 client, so a round may carry some of that: the
+median of ``--rounds`` is the figure. ``--smoke`` (CI) runs a 24 MiB upload once each way and
+judges nothing (at that size the calls, not the bytes, decide the CPU).
 """
 
 from __future__ import annotations
@@ -250,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  ratio through the node / straight to S3: {ratio:.1f}x the node's CPU per GiB")
     print("  moto is slower than the node here: the seconds measure moto, not a throughput figure.")
     if args.smoke:
-        print("  smoke run: nothing judged")
+        print("  smoke run: nothing judged (at 24 MiB a few API calls and the node threads' first S3 "
+              "clients decide the figures, not the bytes)")
     return 0
 
 
