@@ -23,10 +23,10 @@ from rest_framework.views import APIView
 from apps.core import signing
 from apps.core.context import get_context
 from apps.core.downloads import file_response, open_storage_range, stream_pieces
-from apps.core.errors import BadRequest, Conflict, NotReady, PayloadTooLarge
+from apps.core.errors import BadRequest, Conflict, NotFound, NotReady, PayloadTooLarge
 from apps.core.wire import header_int, parse_int
 from apps.uploads import chunks, selectors, services, stored_files
-from apps.uploads.models import UploadSession
+from apps.uploads.models import StoredFile, UploadSession
 from apps.uploads.serializers import (
     AnyRawBodyParser,
     ChunkOut,
@@ -131,7 +131,12 @@ def _status_body(session: UploadSession) -> dict[str, Any]:
         "message": _status_message(session),
     }
     if session.stored_file_id:
-        body["sha256"] = session.stored_file.sha256
+        sha256 = StoredFile.objects.filter(pk=session.stored_file_id).values_list("sha256", flat=True).first()
+        if sha256 is None:
+            # Released since the session was read: only a cancel (the upload placed, then done with,
+            # or a DELETE) lets go of a finished upload's file, and a cancelled upload is no more.
+            raise NotFound("No such upload.")
+        body["sha256"] = sha256
     image_id = (session.result_refs or {}).get("imageId")
     if session.location == "IMAGE" and image_id is not None:
         body["imageId"] = image_id  # recorded by the consumer that made the image (dms)
