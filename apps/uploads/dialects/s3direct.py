@@ -133,7 +133,7 @@ class UploadView(DirectView):
         return Response(direct.direct_list_parts(session=self.session(request, upload_id)))
 
     @extend_schema(tags=TAGS, operation_id="s3_multipart_abort", parameters=[KEY],
-                   responses={204: None, 404: ERRORS[404]}, summary="Abort the upload")
+                   responses={204: None, **ERRORS}, summary="Abort the upload")
     def delete(self, request, upload_id: str) -> Response:
         direct.direct_abort(session=self.session(request, upload_id))
         return Response(status=204)
